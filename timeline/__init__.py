@@ -1,0 +1,1 @@
+"""timeline: dated impact timelines for a trade conflict."""

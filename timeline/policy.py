@@ -1,0 +1,162 @@
+"""The policy state and the typed effects that events apply to it.
+
+The policy state is what the daily timeline shows: tariffs, China's rare-earth licensing regime,
+and the US measures as flags. Events never carry behaviour, only `Effects`: a set of optional
+fields, each of which, when given, replaces the matching part of the state.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+DESTINATIONS: tuple[str, ...] = ("US", "EU", "JP", "KR", "IN", "other")
+END_USES: tuple[str, ...] = ("civil", "defence")
+Destination = Literal["US", "EU", "JP", "KR", "IN", "other"]
+EndUse = Literal["civil", "defence"]
+
+# The 17 rare-earth elements (symbols), the only values accepted in element lists.
+RARE_EARTHS: frozenset[str] = frozenset(
+    "Sc Y La Ce Pr Nd Pm Sm Eu Gd Tb Dy Ho Er Tm Yb Lu".split()
+)
+
+US_FLAGS: tuple[str, ...] = (
+    "us_software_controls",
+    "us_affiliates_rule",
+    "us_port_fees",
+    "us_chip_controls",
+    "us_bank_sanctions",
+)
+
+_EU = "AT BE BG CY CZ DE DK EE ES FI FR GR HR HU IE IT LT LU LV MT NL PL PT RO SE SI SK"
+EU_COUNTRIES: frozenset[str] = frozenset(_EU.split())
+
+
+def destination_of(country: str) -> str:
+    """Map an ISO 3166 alpha-2 country code to a licensing destination."""
+    if country in EU_COUNTRIES:
+        return "EU"
+    return country if country in DESTINATIONS else "other"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Approval(_Strict):
+    """Probability that one licence application is approved, for one destination."""
+
+    civil: float = Field(ge=0.0, le=1.0)
+    defence: float = Field(ge=0.0, le=1.0)
+
+
+class ApprovalUpdate(_Strict):
+    civil: float | None = Field(default=None, ge=0.0, le=1.0)
+    defence: float | None = Field(default=None, ge=0.0, le=1.0)
+
+
+def _check_elements(value: frozenset[str]) -> frozenset[str]:
+    unknown = sorted(set(value) - RARE_EARTHS)
+    if unknown:
+        raise ValueError(
+            f"unknown rare-earth element(s) {', '.join(unknown)}; "
+            f"use symbols such as Dy, Tb, Sm ({' '.join(sorted(RARE_EARTHS))})"
+        )
+    return value
+
+
+class PolicyState(_Strict):
+    """Everything the events change, at one moment."""
+
+    us_tariff_on_cn_pct: float = Field(ge=0)
+    cn_tariff_on_us_pct: float = Field(ge=0)
+    licensed_elements: frozenset[str] = frozenset()
+    review_working_days: int = Field(default=45, ge=0)
+    approval: dict[Destination, Approval]
+    extraterritorial: bool = False
+    extraterritorial_threshold_pct: float = Field(default=0.1, ge=0, le=100)
+    us_software_controls: bool = False
+    us_affiliates_rule: bool = False
+    us_port_fees: bool = False
+    us_chip_controls: bool = False
+    us_bank_sanctions: bool = False
+
+    _elements = field_validator("licensed_elements")(_check_elements)
+
+    @field_validator("approval")
+    @classmethod
+    def _every_destination(cls, value: dict[str, Approval]) -> dict[str, Approval]:
+        missing = [d for d in DESTINATIONS if d not in value]
+        if missing:
+            raise ValueError(
+                f"approval lacks destination(s) {', '.join(missing)}; "
+                f"give civil and defence probabilities for each of {', '.join(DESTINATIONS)}"
+            )
+        return value
+
+    def approval_probability(self, destination: str, end_use: str) -> float:
+        return getattr(self.approval[destination], end_use)
+
+    def apply(self, effects: Effects) -> PolicyState:
+        """Return the state after `effects`; fields the effects leave out stay as they were."""
+        update = effects.model_dump(
+            exclude_none=True,
+            exclude={"approval", "licensed_elements_add", "licensed_elements_remove"},
+        )
+        elements = set(update.pop("licensed_elements", self.licensed_elements))
+        elements |= effects.licensed_elements_add or frozenset()
+        elements -= effects.licensed_elements_remove or frozenset()
+        update["licensed_elements"] = frozenset(elements)
+        if effects.approval:
+            approval = dict(self.approval)
+            for dest, change in effects.approval.items():
+                approval[dest] = approval[dest].model_copy(
+                    update=change.model_dump(exclude_none=True)
+                )
+            update["approval"] = approval
+        return self.model_copy(update=update)
+
+    def flat(self) -> dict[str, object]:
+        """One flat record for the daily timeline (column name -> value)."""
+        row: dict[str, object] = {
+            "us_tariff_on_cn_pct": self.us_tariff_on_cn_pct,
+            "cn_tariff_on_us_pct": self.cn_tariff_on_us_pct,
+            "re_licensed_elements": " ".join(sorted(self.licensed_elements)),
+            "re_review_working_days": self.review_working_days,
+        }
+        for dest in DESTINATIONS:
+            for use in END_USES:
+                row[f"re_approval_{dest}_{use}"] = self.approval_probability(dest, use)
+        row["re_extraterritorial"] = self.extraterritorial
+        row["re_extraterritorial_threshold_pct"] = self.extraterritorial_threshold_pct
+        for flag in US_FLAGS:
+            row[flag] = getattr(self, flag)
+        return row
+
+
+class Effects(_Strict):
+    """What one event changes. Every field is optional; a given field replaces the state's."""
+
+    us_tariff_on_cn_pct: float | None = Field(default=None, ge=0)
+    cn_tariff_on_us_pct: float | None = Field(default=None, ge=0)
+    licensed_elements: frozenset[str] | None = None
+    licensed_elements_add: frozenset[str] | None = None
+    licensed_elements_remove: frozenset[str] | None = None
+    review_working_days: int | None = Field(default=None, ge=0)
+    approval: dict[Destination, ApprovalUpdate] | None = None
+    extraterritorial: bool | None = None
+    extraterritorial_threshold_pct: float | None = Field(default=None, ge=0, le=100)
+    us_software_controls: bool | None = None
+    us_affiliates_rule: bool | None = None
+    us_port_fees: bool | None = None
+    us_chip_controls: bool | None = None
+    us_bank_sanctions: bool | None = None
+
+    @field_validator("licensed_elements", "licensed_elements_add", "licensed_elements_remove")
+    @classmethod
+    def _known_elements(cls, value: frozenset[str] | None) -> frozenset[str] | None:
+        return None if value is None else _check_elements(value)
+
+    def is_empty(self) -> bool:
+        return not self.model_dump(exclude_none=True)
