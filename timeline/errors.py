@@ -26,3 +26,53 @@ class ScheduleError(Exception):
         self.problem = problem
         self.fix = fix
         super().__init__(f"event {event_id!r}: {problem}; fix: {fix}")
+
+
+_FIXES: dict[str, str] = {
+    "missing": "add this field",
+    "extra_forbidden": "remove this field or correct its spelling (see the README, 'File formats')",
+    "date_from_datetime_parsing": "use a real ISO date such as 2025-10-30",
+    "date_parsing": "use a real ISO date such as 2025-10-30",
+    "date_type": "use an ISO date such as 2025-10-30",
+    "float_parsing": "use a number such as 0.5",
+    "float_type": "use a number such as 0.5",
+    "int_parsing": "use a whole number such as 14",
+    "int_type": "use a whole number such as 14",
+    "int_from_float": "use a whole number such as 14",
+    "bool_parsing": "use true or false",
+    "bool_type": "use true or false",
+    "string_type": "use text",
+    "string_pattern_mismatch": "ids are lowercase letters, digits and dashes (kl-talks); "
+    "countries are ISO codes (US); actors are letters joined by + (US+CN)",
+    "greater_than_equal": "use a value within the allowed range",
+    "less_than_equal": "use a value within the allowed range",
+    "literal_error": "use one of the values listed",
+    "list_type": "use a list, e.g. [Dy, Tb]",
+    "dict_type": "use a mapping of key: value lines",
+    "model_type": "use a mapping of key: value lines",
+    "frozen_set_type": "use a list, e.g. [Dy, Tb]",
+    "string_too_short": "give a non-empty text",
+}
+
+
+def explain(error: dict) -> tuple[tuple[object, ...], str, str]:
+    """One pydantic error -> (location, problem, fix), worded for a planner."""
+    loc = tuple(error.get("loc", ()))
+    kind = error.get("type", "")
+    message = str(error.get("msg", "invalid value"))
+    if kind == "value_error":
+        message = message.removeprefix("Value error, ")
+        problem, _, fix = message.partition("; ")
+        return loc, problem, fix or "correct the value"
+    value = error.get("input")
+    if kind not in ("missing", "extra_forbidden") and not isinstance(value, dict | list):
+        message = f"{message} (got {value!r})"
+    return loc, message, _FIXES.get(kind, "correct the value")
+
+
+def dotted(loc: tuple[object, ...]) -> str:
+    """('events', 3, 'date') -> 'events[3].date'."""
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out

@@ -18,7 +18,25 @@ EndUse = Literal["civil", "defence"]
 
 # The 17 rare-earth elements (symbols), the only values accepted in element lists.
 RARE_EARTHS: frozenset[str] = frozenset(
-    "Sc Y La Ce Pr Nd Pm Sm Eu Gd Tb Dy Ho Er Tm Yb Lu".split()
+    [
+        "Sc",
+        "Y",
+        "La",
+        "Ce",
+        "Pr",
+        "Nd",
+        "Pm",
+        "Sm",
+        "Eu",
+        "Gd",
+        "Tb",
+        "Dy",
+        "Ho",
+        "Er",
+        "Tm",
+        "Yb",
+        "Lu",
+    ]
 )
 
 US_FLAGS: tuple[str, ...] = (

@@ -1,0 +1,231 @@
+"""Build a validated `Scenario` from its files, or raise one `TimelineError` naming the defect.
+
+`scenario.yaml` names the other files, relative to itself: the event catalog, one file per
+branch, the firm table (CSV) and the working-day calendar. Every cross-reference is checked
+here, so the engine can trust what it gets.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import graphlib
+import hashlib
+from pathlib import Path
+
+from pydantic import ConfigDict
+
+from timeline.errors import ScheduleError, TimelineError
+from timeline.firmsio import read_firms
+from timeline.policy import PolicyState
+from timeline.scenario import (
+    KEY_EVENTS,
+    Branch,
+    Event,
+    Firm,
+    Parameters,
+    Scenario,
+    Slug,
+    Text,
+    WorkingCalendar,
+    _Strict,
+)
+from timeline.schedule import resolve
+from timeline.yamlio import read_yaml
+
+DEFAULT_SCENARIO = Path(__file__).resolve().parent.parent / "events" / "scenario.yaml"
+
+
+class ScenarioFile(_Strict):
+    """The top-level file: the scenario's settings and the names of its other files."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: Slug
+    title: Text
+    source: Text
+    start: dt.date
+    end: dt.date
+    branch_point: dt.date
+    catalog: Text
+    branches: tuple[Text, ...]
+    firms: Text
+    calendar: Text
+    parameters: Parameters
+    initial_policy_source: Text
+    initial_policy: PolicyState
+
+
+class CatalogFile(_Strict):
+    events: tuple[Event, ...]
+
+
+def scenario_path(path: Path | None) -> Path:
+    """A scenario file from a user's path: a file, or a folder holding scenario.yaml."""
+    if path is None:
+        return DEFAULT_SCENARIO
+    return path / "scenario.yaml" if path.is_dir() else path
+
+
+def _referenced(base: Path, name: str, parent: Path, field: str) -> Path:
+    path = (base.parent / name).resolve()
+    if not path.is_file():
+        raise TimelineError(
+            parent,
+            field,
+            f"{field} file {path} does not exist",
+            f"create it or correct the path (relative to {parent.name})",
+        )
+    return path
+
+
+def load_scenario(path: Path | None = None, firms: Path | None = None) -> Scenario:
+    """Load, validate and cross-check a scenario; `firms` replaces its firm table."""
+    top_path = scenario_path(path)
+    top = read_yaml(top_path)
+    spec: ScenarioFile = top.validate(ScenarioFile)
+    if spec.end <= spec.start:
+        raise top.error(
+            ("end",),
+            f"end {spec.end} is not after start {spec.start}",
+            "make end a later date than start",
+        )
+    if not spec.start <= spec.branch_point <= spec.end:
+        raise top.error(
+            ("branch_point",),
+            f"branch point {spec.branch_point} is outside {spec.start}..{spec.end}",
+            "put it between start and end",
+        )
+
+    catalog_path = _referenced(top_path, spec.catalog, top_path, "catalog")
+    catalog_doc = read_yaml(catalog_path)
+    catalog: CatalogFile = catalog_doc.validate(CatalogFile)
+    _check_unique(catalog_doc, catalog.events)
+    missing = [key for key in KEY_EVENTS if key not in {e.id for e in catalog.events}]
+    if missing:
+        raise TimelineError(
+            catalog_path,
+            "events",
+            f"key event(s) {', '.join(missing)} missing",
+            "keep these four ids in the catalog: " + ", ".join(KEY_EVENTS),
+        )
+
+    branch_docs = []
+    for index, name in enumerate(spec.branches):
+        doc = read_yaml(_referenced(top_path, name, top_path, f"branches[{index}]"))
+        branch_docs.append((doc, doc.validate(Branch)))
+    seen: dict[str, Path] = {}
+    for doc, branch in branch_docs:
+        if branch.id in seen:
+            raise doc.error(
+                ("id",),
+                f"branch id {branch.id!r} also used by {seen[branch.id]}",
+                "give each branch its own id",
+            )
+        seen[branch.id] = doc.path
+        for key in KEY_EVENTS:
+            if key in branch.cancel:
+                raise doc.error(
+                    ("cancel",),
+                    f"branch cancels key event {key!r}",
+                    "override its outcome and effects instead of cancelling it",
+                )
+
+    calendar_path = _referenced(top_path, spec.calendar, top_path, "calendar")
+    calendar = read_yaml(calendar_path).validate(WorkingCalendar)
+    firms_path = firms.resolve() if firms else _referenced(top_path, spec.firms, top_path, "firms")
+    firm_table = read_firms(firms_path)
+    _check_suppliers(firms_path, firm_table)
+
+    hashes = {
+        str(p): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in [top_path, catalog_path, calendar_path, firms_path]
+        + [d.path for d, _ in branch_docs]
+    }
+    fields = spec.model_dump(exclude={"catalog", "branches", "firms", "calendar"})
+    scenario = Scenario.model_validate(
+        {
+            **fields,
+            "initial_policy": spec.initial_policy,
+            "parameters": spec.parameters,
+            "events": catalog.events,
+            "branches": tuple(branch for _, branch in branch_docs),
+            "firms": firm_table,
+            "calendar": calendar,
+            "file_hashes": hashes,
+        }
+    )
+    _check_schedules(scenario, catalog_path, {b.id: d.path for d, b in branch_docs})
+    return scenario
+
+
+def _check_unique(doc, events: tuple[Event, ...]) -> None:
+    seen: dict[str, int] = {}
+    for index, event in enumerate(events):
+        if event.id in seen:
+            raise doc.error(
+                ("events", index, "id"),
+                f"duplicate event id {event.id!r}",
+                f"rename it; events[{seen[event.id]}] already uses it",
+            )
+        seen[event.id] = index
+
+
+def _check_suppliers(path: Path, firms: tuple[Firm, ...]) -> None:
+    ids = {firm.id for firm in firms}
+    graph: dict[str, list[str]] = {}
+    for row, firm in enumerate(firms, start=2):
+        for link in firm.suppliers:
+            if link.firm not in ids:
+                raise TimelineError(
+                    path,
+                    f"row {row}, column suppliers",
+                    f"unknown supplier {link.firm!r} of firm {firm.id!r}",
+                    "use the id of a firm in this table, or remove it",
+                )
+        graph[firm.id] = [link.firm for link in firm.suppliers]
+    try:
+        tuple(graphlib.TopologicalSorter(graph).static_order())
+    except graphlib.CycleError as err:
+        cycle = " -> ".join(err.args[1])
+        raise TimelineError(
+            path,
+            "column suppliers",
+            f"suppliers form a cycle ({cycle})",
+            "remove one of these supplier links",
+        ) from None
+
+
+def _check_schedules(scenario: Scenario, catalog: Path, branch_paths: dict[str, Path]) -> None:
+    """Every branch dates cleanly, inside the horizon, and equals the trunk before the branch.
+
+    The trunk is checked first, so a defect found later is the branch file's.
+    """
+    before: list = []
+    for branch_id, file in [(None, catalog), *branch_paths.items()]:
+        try:
+            schedule = resolve(scenario, branch_id)
+        except ScheduleError as err:
+            raise TimelineError(file, f"event {err.event_id}", err.problem, err.fix) from None
+        for item in schedule:
+            if not scenario.start <= item.date <= scenario.end:
+                raise TimelineError(
+                    file,
+                    f"event {item.event.id}",
+                    f"date {item.date} is outside the horizon {scenario.start}..{scenario.end}",
+                    "move the event inside the horizon or widen start/end in scenario.yaml",
+                )
+        mine = [(s.date, s.event) for s in schedule if s.date < scenario.branch_point]
+        if branch_id is None:
+            before = mine
+        elif mine != before:
+            pairs = zip(before, mine, strict=False)
+            diff = next(
+                (i for i, (a, b) in enumerate(pairs) if a != b), min(len(before), len(mine))
+            )
+            changed = (mine if len(mine) > diff else before)[diff][1].id
+            raise TimelineError(
+                file,
+                f"event {changed}",
+                f"branch changes history before the branch point {scenario.branch_point}",
+                "only add, cancel, re-date or override events on or after the branch point",
+            )

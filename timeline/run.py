@@ -1,0 +1,131 @@
+"""The core a notebook or the CLI calls: run branches, build the tables, write the files."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+import pandas as pd
+
+from timeline import report
+from timeline.engine import RunResult, simulate
+from timeline.errors import TimelineError
+from timeline.output import csv_bytes, run_json, write_file, write_folder
+from timeline.scenario import Scenario
+
+ALL = "all"
+
+
+@dataclass
+class BranchRun:
+    """One branch's result and its tables."""
+
+    result: RunResult
+    events: pd.DataFrame
+    timeline: pd.DataFrame
+    firms: pd.DataFrame
+    stoppages: pd.DataFrame
+
+    @property
+    def summary(self) -> dict[str, object]:
+        return report.summary(self.result, self.timeline)
+
+    def files(self) -> dict[str, bytes]:
+        return {
+            "events.csv": csv_bytes(self.events),
+            "timeline.csv": csv_bytes(self.timeline),
+            "firms.csv": csv_bytes(self.firms),
+            "stoppages.csv": csv_bytes(self.stoppages),
+        }
+
+
+def package_version() -> str:
+    try:
+        return version("timeline")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "unknown"
+
+
+def branch_ids(scenario: Scenario, branch: str) -> list[str]:
+    """`all` -> every branch; a known id -> itself; otherwise a one-line error."""
+    if branch == ALL:
+        return list(scenario.branch_ids)
+    if branch not in scenario.branch_ids:
+        raise TimelineError(
+            "--branch",
+            "",
+            f"unknown branch {branch!r}",
+            f"use one of: {', '.join(scenario.branch_ids)}, or all",
+        )
+    return [branch]
+
+
+def run_branch(
+    scenario: Scenario, branch: str, seed: int = 0, until: dt.date | None = None
+) -> BranchRun:
+    result = simulate(scenario, branch, seed, until)
+    return BranchRun(
+        result,
+        report.events_frame(result),
+        report.timeline_frame(result),
+        report.firms_frame(result),
+        report.stoppages_frame(result),
+    )
+
+
+def compare_frame(runs: list[BranchRun]) -> pd.DataFrame:
+    return pd.DataFrame([run.summary for run in runs], columns=report.COMPARE_COLUMNS)
+
+
+def write_runs(
+    runs: list[BranchRun],
+    out: Path,
+    meta: dict[str, object],
+    force: bool = False,
+    compare: bool = False,
+) -> list[Path]:
+    """Write each branch into `out/<branch>/` (and `out/compare.csv`); return what was written."""
+    from timeline.output import check_target
+
+    folders = [out / run.result.branch for run in runs]
+    for folder in folders:  # refuse before writing anything
+        check_target(folder, force)
+    compare_path = out / "compare.csv"
+    if compare:
+        _check_compare(compare_path, force)
+    for run, folder in zip(runs, folders, strict=True):
+        info = {
+            **meta,
+            "branch": run.result.branch,
+            "seed": run.result.seed,
+            "scenario_id": run.result.scenario.id,
+            "scenario_files": run.result.scenario.file_hashes,
+            "version": package_version(),
+            "status": "complete",
+            "summary": run.summary,
+        }
+        write_folder(folder, {**run.files(), "run.json": run_json(info)}, force)
+    written = list(folders)
+    if compare:
+        write_file(compare_path, csv_bytes(compare_frame(runs)))
+        written.append(compare_path)
+    return written
+
+
+def _check_compare(path: Path, force: bool) -> None:
+    if not path.exists() or force:
+        return
+    header = ",".join(report.COMPARE_COLUMNS)
+    try:
+        first = path.read_text(encoding="utf-8").split("\n", 1)[0]
+    except (OSError, UnicodeDecodeError):
+        first = ""
+    if first != header:
+        raise TimelineError(
+            path,
+            "",
+            "exists and was not written by timeline",
+            "choose another --out, or pass --force to replace it",
+        )
