@@ -115,17 +115,22 @@ def _money(usd: int) -> str:
 
 
 def _print_summary(scenario: Scenario, runs: list[BranchRun]) -> None:
-    header = (
-        f"{'branch':<12} {'first stop':<11} {'peak stopped':<20} {'output lost':>12} {'ever':>5}"
-    )
+    branch_point = scenario.branch_point.isoformat()
     typer.echo(f"{scenario.title}: {len(scenario.firms)} firms, seed {runs[0].result.seed}")
-    typer.echo(header)
+    typer.echo(f"{'':<12} {'first':<11} {'peak stopped':<19} {'output':>10} | from {branch_point}:")
+    typer.echo(
+        f"{'branch':<12} {'stop':<11} {'':<19} {'lost':>10} | {'first stop':<11} "
+        f"{'peak stopped':<19} {'output lost':>11} {'stopped at end':>14}"
+    )
     for run in runs:
         s = run.summary
         peak = f"{s['peak_firms_stopped']} on {s['peak_date'] or '-'}"
+        later = f"{s['peak_firms_stopped_since_branch']} on {s['peak_since_branch_date'] or '-'}"
         typer.echo(
-            f"{s['branch']:<12} {s['first_stop_date'] or '-':<11} {peak:<20} "
-            f"{_money(s['total_output_lost_usd']):>12} {s['firms_ever_stopped']:>5}"
+            f"{s['branch']:<12} {s['first_stop_date'] or '-':<11} {peak:<19} "
+            f"{_money(s['total_output_lost_usd']):>10} | "
+            f"{s['first_stop_since_branch_date'] or '-':<11} {later:<19} "
+            f"{_money(s['output_lost_since_branch_usd']):>11} {s['firms_stopped_at_end']:>14}"
         )
     if len(runs) == 1:
         typer.echo("Key dates:")

@@ -35,6 +35,11 @@ COMPARE_COLUMNS = [
     "peak_date",
     "total_output_lost_usd",
     "firms_ever_stopped",
+    "first_stop_since_branch_date",
+    "peak_firms_stopped_since_branch",
+    "peak_since_branch_date",
+    "output_lost_since_branch_usd",
+    "firms_stopped_at_end",
 ]
 
 
@@ -141,16 +146,35 @@ def _optional_dates(result: RunResult, days: pd.Series) -> pd.Series:
 
 
 def summary(result: RunResult, timeline: pd.DataFrame | None = None) -> dict[str, object]:
-    """The headline figures of one branch (also one row of compare.csv)."""
+    """The headline figures of one branch (one row of compare.csv).
+
+    The `*_since_branch` figures count from the branch point on, where branches differ.
+    """
     timeline = timeline_frame(result) if timeline is None else timeline
-    stops = sorted(result.episodes, key=lambda e: e.stop_day)
-    peak_row = timeline["firms_stopped"].idxmax()
-    peak = int(timeline["firms_stopped"].iloc[peak_row])
+    branch_day = (result.scenario.branch_point - result.start).days
+    stops = sorted(e.stop_day for e in result.episodes)
+    later = [day for day in stops if day >= branch_day]
+    after = timeline.iloc[max(branch_day, 0) :]
+    peak, peak_date = _peak(timeline)
+    peak_after, peak_after_date = _peak(after)
     return {
         "branch": result.branch,
-        "first_stop_date": result.date(stops[0].stop_day).isoformat() if stops else "",
+        "first_stop_date": result.date(stops[0]).isoformat() if stops else "",
         "peak_firms_stopped": peak,
-        "peak_date": timeline["date"].iloc[peak_row] if peak else "",
+        "peak_date": peak_date,
         "total_output_lost_usd": int(timeline["output_lost_usd"].sum()),
         "firms_ever_stopped": len({e.firm_id for e in result.episodes}),
+        "first_stop_since_branch_date": result.date(later[0]).isoformat() if later else "",
+        "peak_firms_stopped_since_branch": peak_after,
+        "peak_since_branch_date": peak_after_date,
+        "output_lost_since_branch_usd": int(after["output_lost_usd"].sum()),
+        "firms_stopped_at_end": int(timeline["firms_stopped"].iloc[-1]) if len(timeline) else 0,
     }
+
+
+def _peak(timeline: pd.DataFrame) -> tuple[int, str]:
+    """The highest number of firms stopped and its first date ('' when none ever stop)."""
+    if timeline.empty or timeline["firms_stopped"].max() == 0:
+        return 0, ""
+    row = timeline["firms_stopped"].idxmax()
+    return int(timeline.loc[row, "firms_stopped"]), str(timeline.loc[row, "date"])

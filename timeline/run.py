@@ -117,12 +117,12 @@ def write_runs(
 def _check_compare(path: Path, force: bool) -> None:
     if not path.exists() or force:
         return
-    header = ",".join(report.COMPARE_COLUMNS)
+    header = ",".join(report.COMPARE_COLUMNS[:2])  # ours, whatever version wrote it
     try:
         first = path.read_text(encoding="utf-8").split("\n", 1)[0]
     except (OSError, UnicodeDecodeError):
         first = ""
-    if first != header:
+    if not first.startswith(header):
         raise TimelineError(
             path,
             "",
