@@ -1,1 +1,20 @@
-"""timeline: dated impact timelines for a trade conflict."""
+"""timeline: dated impact timelines for a trade conflict, by outcome branch.
+
+The core a notebook needs: load a scenario, run a branch, read its tables.
+"""
+
+from timeline.engine import RunResult, simulate
+from timeline.errors import TimelineError
+from timeline.loader import load_scenario
+from timeline.run import BranchRun, run_branch
+from timeline.scenario import Scenario
+
+__all__ = [
+    "BranchRun",
+    "RunResult",
+    "Scenario",
+    "TimelineError",
+    "load_scenario",
+    "run_branch",
+    "simulate",
+]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import simpy
 
@@ -27,8 +28,9 @@ from timeline.timescale import Timescale
 _LICENSING_FIELDS = ("licensed_elements", "extraterritorial", "extraterritorial_threshold_pct")
 
 
-@dataclass(frozen=True)
-class LogRecord:
+class LogRecord(NamedTuple):
+    """One state change, as one flat record (a row of events.csv once dated)."""
+
     day: int
     seq: int
     event_id: str
