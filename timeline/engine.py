@@ -111,6 +111,9 @@ class World:
             if any(getattr(before, f) != getattr(self.policy, f) for f in _LICENSING_FIELDS):
                 for supply in self.supplies:
                     supply.on_policy(self.policy)
+            if self.policy.review_working_days < before.review_working_days:
+                for supply in self.supplies:
+                    supply.on_review_shortened(self.policy)
 
     def apply(self, item: Scheduled) -> None:
         event = item.event

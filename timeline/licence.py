@@ -7,11 +7,13 @@ approved licence. When a channel becomes blocked the firm applies; the review en
 regime's working days on China's calendar; the outcome is drawn from the firm's own random
 stream with the approval probability in force on the decision day. An approval (or the lifting
 of a control) restores the channel after the shipping lead time; a denial leads to a new
-application at once.
+application at once. When the regime shortens its review time, pending applications are
+decided by the shorter deadline (counted from the day they were filed), never before today.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -30,6 +32,8 @@ class Channel:
     covered: frozenset[str] = frozenset()
     flowing: bool = True
     application: int | None = None
+    applied_on: dt.date | None = None
+    decision: dt.date | None = None
     token: int = 0
 
     @property
@@ -87,13 +91,31 @@ class RareEarthSupply:
                 self._apply(channel)
         self._feed()
 
+    def on_review_shortened(self, policy: PolicyState) -> None:
+        """Bring forward the decision of pending applications to the new, shorter deadline."""
+        world = self.world
+        today = world.scale.to_date(world.env.now)
+        for channel in self.channels:
+            if channel.application is None:
+                continue
+            review = policy.review_working_days
+            sooner = max(world.calendar.add_working_days(channel.applied_on, review), today)
+            if sooner < channel.decision:
+                self._record(
+                    "licence-review-shortened",
+                    "CN",
+                    f"licence review shortened ({channel.name})",
+                    f"review now {review} working days; decision due {sooner.isoformat()} "
+                    f"instead of {channel.decision.isoformat()}",
+                )
+                self._schedule(channel, sooner)
+
     def _apply(self, channel: Channel) -> None:
         world = self.world
-        self._applications += 1
-        channel.application = self._applications
         today = world.scale.to_date(world.env.now)
         review = world.policy.review_working_days
         decision = world.calendar.add_working_days(today, review)
+        channel.applied_on = today
         self._record(
             "licence-applied",
             "CN",
@@ -101,13 +123,20 @@ class RareEarthSupply:
             f"{' '.join(sorted(channel.missing))}; review {review} working days, "
             f"decision due {decision.isoformat()}",
         )
-        world.env.process(self._review(channel, channel.application, decision))
+        self._schedule(channel, decision)
+
+    def _schedule(self, channel: Channel, decision: dt.date) -> None:
+        """(Re)schedule the decision; an earlier schedule of this channel becomes void."""
+        self._applications += 1
+        channel.application = self._applications
+        channel.decision = decision
+        self.world.env.process(self._review(channel, channel.application, decision))
 
     def _review(self, channel: Channel, application: int, decision):
         world = self.world
         yield world.env.timeout(world.scale.to_day(decision) - world.env.now)
         if channel.application != application:
-            return  # withdrawn: the control was lifted meanwhile
+            return  # void: the control was lifted, or the decision was brought forward
         channel.application = None
         firm = self.owner.firm
         p = world.policy.approval_probability(self.destination, firm.end_use)
