@@ -7,24 +7,19 @@ here, so the engine can trust what it gets.
 
 from __future__ import annotations
 
-import datetime as dt
 import graphlib
 import hashlib
 from pathlib import Path
 
-from pydantic import ConfigDict
-
 from timeline.errors import ScheduleError, TimelineError
 from timeline.firmsio import read_firms
-from timeline.policy import PolicyState
 from timeline.scenario import (
     KEY_EVENTS,
     Branch,
     Event,
     Firm,
-    Parameters,
     Scenario,
-    Slug,
+    ScenarioSettings,
     Text,
     WorkingCalendar,
     _Strict,
@@ -35,24 +30,13 @@ from timeline.yamlio import read_yaml
 DEFAULT_SCENARIO = Path(__file__).resolve().parent.parent / "events" / "scenario.yaml"
 
 
-class ScenarioFile(_Strict):
+class ScenarioFile(ScenarioSettings):
     """The top-level file: the scenario's settings and the names of its other files."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    id: Slug
-    title: Text
-    source: Text
-    start: dt.date
-    end: dt.date
-    branch_point: dt.date
     catalog: Text
     branches: tuple[Text, ...]
     firms: Text
     calendar: Text
-    parameters: Parameters
-    initial_policy_source: Text
-    initial_policy: PolicyState
 
 
 class CatalogFile(_Strict):
@@ -141,18 +125,13 @@ def load_scenario(path: Path | None = None, firms: Path | None = None) -> Scenar
         for p in [top_path, catalog_path, calendar_path, firms_path]
         + [d.path for d, _ in branch_docs]
     }
-    fields = spec.model_dump(exclude={"catalog", "branches", "firms", "calendar"})
-    scenario = Scenario.model_validate(
-        {
-            **fields,
-            "initial_policy": spec.initial_policy,
-            "parameters": spec.parameters,
-            "events": catalog.events,
-            "branches": tuple(branch for _, branch in branch_docs),
-            "firms": firm_table,
-            "calendar": calendar,
-            "file_hashes": hashes,
-        }
+    scenario = Scenario(
+        **{name: getattr(spec, name) for name in ScenarioSettings.model_fields},
+        events=catalog.events,
+        branches=tuple(branch for _, branch in branch_docs),
+        firms=firm_table,
+        calendar=calendar,
+        file_hashes=hashes,
     )
     _check_schedules(scenario, catalog_path, {b.id: d.path for d, b in branch_docs})
     return scenario

@@ -192,8 +192,8 @@ class Parameters(_Strict):
     at_risk_days: Parameter
 
 
-class Scenario(_Strict):
-    """A whole scenario, validated: the engine's only input besides branch and seed."""
+class ScenarioSettings(_Strict):
+    """What a scenario says of itself: identity, horizon, branch point, starting state."""
 
     id: Slug
     title: Text
@@ -204,6 +204,11 @@ class Scenario(_Strict):
     initial_policy: PolicyState
     initial_policy_source: Text
     parameters: Parameters
+
+
+class Scenario(ScenarioSettings):
+    """A whole scenario, validated: the engine's only input besides branch and seed."""
+
     events: tuple[Event, ...]
     branches: tuple[Branch, ...]
     firms: tuple[Firm, ...]
