@@ -3,10 +3,11 @@
 The engine knows nothing of files, terminals or pandas: it takes a validated `Scenario`, a
 branch id and a seed, and returns a `RunResult`. `timeline.report` turns that into tables.
 
-Order of events on one day: the policy process applies that day's events in schedule order
-(date, `order`, catalog position) as one batch, then tells the firms whose licensing changed;
-firm, licence and shipment processes then run in SimPy's order (time, priority, insertion),
-which is deterministic. Every state change is appended to the log with a running `seq`.
+Order of events on one day: the policy process runs first, by construction (its timeouts are
+created before any other), and applies that day's events in schedule order (date, `order`,
+catalog position) as one batch, then tells the firms whose licensing changed; firm, licence and
+shipment processes then run in SimPy's order (time, priority, insertion), which is
+deterministic. Every state change is appended to the log with a running `seq`.
 """
 
 from __future__ import annotations
@@ -79,6 +80,13 @@ class World:
             scenario, branch, seed, scenario.start, days, resolve(scenario, branch)
         )
         self.result.policy_changes.append((0, self.policy))
+        # One timeout per event day, created before anything else: on each day SimPy then runs
+        # the policy batch before every other event of that day (same time and priority go by
+        # creation order), so licence decisions and firms see that day's policy.
+        batches: dict[int, list[Scheduled]] = {}
+        for item in self.result.schedule:
+            batches.setdefault(self.scale.to_day(item.date), []).append(item)
+        self._batches = [(self.env.timeout(day), items) for day, items in batches.items()]
         self._open: dict[str, Episode] = {}
         self.firms = {firm.id: FirmProcess(self, firm) for firm in scenario.firms}
         for proc in self.firms.values():
@@ -96,18 +104,14 @@ class World:
         return self._rngs[firm_id]
 
     def policy_process(self):
-        schedule = self.result.schedule
         for supply in self.supplies:  # controls already in force on the start date
             supply.on_policy(self.policy)
-        index = 0
-        while index < len(schedule):
-            day = self.scale.to_day(schedule[index].date)
-            yield self.env.timeout(day - self.env.now)
+        for timeout, items in self._batches:
+            yield timeout
             before = self.policy
-            while index < len(schedule) and schedule[index].date == self.scale.to_date(day):
-                self.apply(schedule[index])
-                index += 1
-            self.result.policy_changes.append((day, self.policy))
+            for item in items:
+                self.apply(item)
+            self.result.policy_changes.append((int(self.env.now), self.policy))
             if any(getattr(before, f) != getattr(self.policy, f) for f in _LICENSING_FIELDS):
                 for supply in self.supplies:
                     supply.on_policy(self.policy)

@@ -27,7 +27,7 @@ def neutralise(frame: pd.DataFrame) -> pd.DataFrame:
     """Prefix text cells that start like a formula with `'`; numeric columns are untouched."""
     out = frame.copy()
     for column in out.columns:
-        if out[column].dtype == object:
+        if out[column].dtype == object or pd.api.types.is_string_dtype(out[column]):
             out[column] = out[column].map(
                 lambda v: "'" + v if isinstance(v, str) and v.startswith(_FORMULA_START) else v
             )
