@@ -110,10 +110,12 @@ class RareEarthSupply:
                 )
                 self._schedule(channel, sooner)
 
-    def _apply(self, channel: Channel) -> None:
+    def _apply(self, channel: Channel, again: bool = False) -> None:
+        """File an application. A new one after a denial takes at least one working day, so
+        a regime with no review time and no approval cannot loop within a day."""
         world = self.world
         today = world.scale.to_date(world.env.now)
-        review = world.policy.review_working_days
+        review = max(world.policy.review_working_days, 1 if again else 0)
         decision = world.calendar.add_working_days(today, review)
         channel.applied_on = today
         self._record(
@@ -149,7 +151,7 @@ class RareEarthSupply:
         else:
             self._record("licence-denied", "CN", f"licence denied ({channel.name})", terms)
             if channel.missing:
-                self._apply(channel)
+                self._apply(channel, again=True)
 
     def _release(self, channel: Channel, why: str) -> None:
         channel.token += 1
