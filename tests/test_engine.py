@@ -377,3 +377,18 @@ def test_shorter_review_brings_decision_forward(shorten_on, review, decided):
     result = run([firm("f", elements=["Dy"], china_share=1.0)], events=[shorten])
     [approved] = log(result, "licence-approved", "f")
     assert approved.day == decided
+
+
+def test_an_approval_covers_only_the_elements_applied_for():
+    """An element controlled while an application is pending needs its own licence."""
+    tb = event("tb-control", "2025-05-06", effects={"licensed_elements_add": ["Tb"]})
+    result = run(
+        [firm("m", elements=["Dy", "Tb"], china_share=1.0, inventory_days=200)], events=[tb]
+    )
+    applied = log(result, "licence-applied", "m")
+    approved = log(result, "licence-approved", "m")
+    assert applied[0].detail.startswith("Dy;"), applied[0].detail
+    assert [r.day for r in approved[:1]] == [DECISION_DAY]
+    assert applied[1].day == DECISION_DAY and applied[1].detail.startswith("Tb;")
+    restored = log(result, "supply-restored", "m")
+    assert len(approved) == 2 and restored[0].day == approved[1].day + 10  # lead time

@@ -42,7 +42,7 @@ def files(runs) -> dict[str, dict[str, bytes]]:
 
 
 def header(content: bytes) -> list[str]:
-    return content.decode("utf-8").split("\n", 1)[0].split(",")
+    return content.decode("utf-8").splitlines()[0].split(",")
 
 
 def read(content: bytes) -> pd.DataFrame:

@@ -30,6 +30,7 @@ class Channel:
     share: float
     controlled: frozenset[str] = frozenset()
     covered: frozenset[str] = frozenset()
+    requested: frozenset[str] = frozenset()
     flowing: bool = True
     application: int | None = None
     applied_on: dt.date | None = None
@@ -118,6 +119,7 @@ class RareEarthSupply:
         review = max(world.policy.review_working_days, 1 if again else 0)
         decision = world.calendar.add_working_days(today, review)
         channel.applied_on = today
+        channel.requested = channel.missing
         self._record(
             "licence-applied",
             "CN",
@@ -145,9 +147,12 @@ class RareEarthSupply:
         draw = world.rng(firm.id).random()
         terms = f"{self.destination} {firm.end_use}, approval probability {p:g}"
         if draw < p:
-            channel.covered = channel.controlled
+            channel.covered = channel.covered | channel.requested
             self._record("licence-approved", "CN", f"licence approved ({channel.name})", terms)
-            self._release(channel, "licence approved")
+            if channel.missing:  # elements controlled after filing need their own licence
+                self._apply(channel, again=True)
+            else:
+                self._release(channel, "licence approved")
         else:
             self._record("licence-denied", "CN", f"licence denied ({channel.name})", terms)
             if channel.missing:

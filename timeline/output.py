@@ -12,7 +12,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import tempfile
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -35,7 +39,8 @@ def neutralise(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def csv_bytes(frame: pd.DataFrame) -> bytes:
-    return neutralise(frame).to_csv(index=False, lineterminator="\n").encode("utf-8")
+    """RFC 4180 CSV: CRLF line ends, so a cell holding CR or LF is quoted and stays one cell."""
+    return neutralise(frame).to_csv(index=False, lineterminator="\r\n").encode("utf-8")
 
 
 def is_ours(folder: Path) -> bool:
@@ -59,62 +64,85 @@ def check_target(folder: Path, force: bool) -> None:
         )
 
 
+@contextmanager
+def signals_deferred() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM during a block of file operations, then deliver them.
+
+    A rename or a clean-up cut in half is what leaves stray temporary files; a signal that
+    arrives meanwhile takes effect as soon as the block is done (or has failed).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    held = (signal.SIGINT, signal.SIGTERM)
+    previous = {
+        sig: signal.signal(sig, lambda signum, frame: received.append(signum)) for sig in held
+    }
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if received:
+            handler = previous[received[0]]
+            if callable(handler):
+                handler(received[0], None)
+            elif handler == signal.SIG_DFL:
+                signal.raise_signal(received[0])
+
+
+def _unwritable(place: Path, err: OSError) -> TimelineError:
+    return TimelineError(
+        place,
+        "",
+        f"cannot write outputs ({err.strerror})",
+        "free some space or choose a writable --out",
+    )
+
+
 def write_folder(folder: Path, files: dict[str, bytes], force: bool = False) -> None:
     """Replace `folder` with exactly `files` (name -> content), atomically as far as possible."""
     check_target(folder, force)
     parent = folder.parent
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-", dir=parent))
-    except OSError as err:
-        raise TimelineError(
-            parent, "", f"cannot write here ({err.strerror})", "choose a writable --out"
-        ) from None
-    old = parent / f".{folder.name}.old-{tmp.name.rsplit('-', 1)[-1]}"
-    try:
-        for name, content in files.items():
-            with open(tmp / name, "wb") as handle:
-                handle.write(content)
-                handle.flush()
-                os.fsync(handle.fileno())
-        if folder.exists():
-            folder.rename(old)
-        tmp.rename(folder)
-    except OSError as err:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if old.exists() and not folder.exists():
-            old.rename(folder)
-        raise TimelineError(
-            folder,
-            "",
-            f"cannot write outputs ({err.strerror})",
-            "free some space or choose a writable --out",
-        ) from None
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if old.exists() and not folder.exists():
-            old.rename(folder)
-        raise
-    shutil.rmtree(old, ignore_errors=True)
+    with signals_deferred():
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-", dir=parent))
+        except OSError as err:
+            raise _unwritable(parent, err) from None
+        old = parent / f".{folder.name}.old-{tmp.name.rsplit('-', 1)[-1]}"
+        try:
+            for name, content in files.items():
+                with open(tmp / name, "wb") as handle:
+                    handle.write(content)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+            if folder.exists():
+                folder.rename(old)
+            tmp.rename(folder)
+        except OSError as err:
+            shutil.rmtree(tmp, ignore_errors=True)
+            if old.exists() and not folder.exists():
+                old.rename(folder)
+            raise _unwritable(folder, err) from None
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def write_file(path: Path, content: bytes) -> None:
     """Write one file atomically (temporary file in the same folder, then rename)."""
-    tmp = None
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(content)
-        os.replace(tmp, path)
-    except BaseException as err:
-        if tmp is not None and os.path.exists(tmp):
-            os.unlink(tmp)
-        if not isinstance(err, OSError):
-            raise
-        raise TimelineError(
-            path, "", f"cannot write ({err.strerror})", "free some space or choose a writable --out"
-        ) from None
+    with signals_deferred():
+        tmp = None
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(content)
+            os.replace(tmp, path)
+        except OSError as err:
+            if tmp is not None and os.path.exists(tmp):
+                os.unlink(tmp)
+            raise _unwritable(path, err) from None
 
 
 def run_json(meta: dict[str, object]) -> bytes:

@@ -55,14 +55,15 @@ def events_frame(result: RunResult) -> pd.DataFrame:
 
 
 def _episodes(result: RunResult) -> pd.DataFrame:
-    output = {firm.id: firm.daily_output_usd for firm in result.scenario.firms}
+    # Whole dollars a day, so per-day, per-episode and per-firm totals add up exactly.
+    output = {firm.id: round(firm.daily_output_usd) for firm in result.scenario.firms}
     rows = [
         (e.firm_id, e.stop_day, e.restart_day, e.cause, output[e.firm_id]) for e in result.episodes
     ]
     frame = pd.DataFrame(rows, columns=["firm_id", "stop", "restart", "cause", "daily"])
     frame["end"] = frame["restart"].fillna(result.days).astype("int64")
     frame["days"] = frame["end"] - frame["stop"]
-    frame["lost"] = (frame["days"] * frame["daily"]).round().astype("int64")
+    frame["lost"] = (frame["days"] * frame["daily"]).astype("int64")
     return frame
 
 

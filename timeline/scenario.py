@@ -9,7 +9,15 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from timeline.policy import Effects, EndUse, PolicyState, _check_elements
 
@@ -118,12 +126,16 @@ class WorkingCalendar(_Strict):
     holidays: frozenset[dt.date]
     workdays: frozenset[dt.date] = frozenset()
 
-    @model_validator(mode="after")
-    def _disjoint(self) -> WorkingCalendar:
-        both = sorted(self.holidays & self.workdays)
+    @field_validator("workdays")
+    @classmethod
+    def _disjoint(cls, workdays: frozenset[dt.date], info: ValidationInfo) -> frozenset[dt.date]:
+        both = sorted(workdays & info.data.get("holidays", frozenset()))
         if both:
-            raise ValueError(f"{both[0]} is both a holiday and a make-up working day; keep one")
-        return self
+            raise ValueError(
+                f"{both[0]} is both a holiday and a make-up working day; "
+                "keep it in holidays or in workdays, not both"
+            )
+        return workdays
 
     def is_working_day(self, day: dt.date) -> bool:
         if day in self.workdays:

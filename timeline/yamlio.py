@@ -150,6 +150,10 @@ def read_yaml(path: Path) -> YamlDoc:
         else:
             fix = "check indentation, colons and quotes on that line"
         raise TimelineError(path, where, problem, fix) from None
+    except RecursionError:
+        raise TimelineError(
+            path, "", "nesting is too deep to read", "flatten the file: plain lists and mappings"
+        ) from None
     except yaml.YAMLError as err:
         raise TimelineError(path, "", f"not valid YAML ({err})", "check the syntax") from None
     finally:
