@@ -25,7 +25,7 @@ from timeline.scenario import (
     _Strict,
 )
 from timeline.schedule import resolve
-from timeline.yamlio import read_yaml
+from timeline.yamlio import YamlDoc, read_yaml
 
 DEFAULT_SCENARIO = Path(__file__).resolve().parent.parent / "events" / "scenario.yaml"
 
@@ -137,7 +137,7 @@ def load_scenario(path: Path | None = None, firms: Path | None = None) -> Scenar
     return scenario
 
 
-def _check_unique(doc, events: tuple[Event, ...]) -> None:
+def _check_unique(doc: YamlDoc, events: tuple[Event, ...]) -> None:
     seen: dict[str, int] = {}
     for index, event in enumerate(events):
         if event.id in seen:

@@ -12,7 +12,7 @@ import pandas as pd
 from timeline import report
 from timeline.engine import RunResult, simulate
 from timeline.errors import TimelineError
-from timeline.output import csv_bytes, run_json, write_file, write_folder
+from timeline.output import check_target, csv_bytes, run_json, write_file, write_folder
 from timeline.scenario import Scenario
 
 ALL = "all"
@@ -87,8 +87,6 @@ def write_runs(
     compare: bool = False,
 ) -> list[Path]:
     """Write each branch into `out/<branch>/` (and `out/compare.csv`); return what was written."""
-    from timeline.output import check_target
-
     folders = [out / run.result.branch for run in runs]
     for folder in folders:  # refuse before writing anything
         check_target(folder, force)
