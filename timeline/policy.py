@@ -175,6 +175,3 @@ class Effects(_Strict):
     @classmethod
     def _known_elements(cls, value: frozenset[str] | None) -> frozenset[str] | None:
         return None if value is None else _check_elements(value)
-
-    def is_empty(self) -> bool:
-        return not self.model_dump(exclude_none=True)
