@@ -16,10 +16,10 @@ import argparse
 import datetime as dt
 import time
 
-from timeline import report
-from timeline.engine import simulate
-from timeline.loader import load_scenario
-from timeline.scenario import Firm, Scenario, SupplierLink
+from timeline.engine.world import simulate
+from timeline.io.loader import load_scenario
+from timeline.model.scenario import Firm, Scenario, SupplierLink
+from timeline.results import tables as report
 
 
 def copies(scenario: Scenario, k: int) -> Scenario:

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from timeline.loader import load_scenario
-from timeline.scenario import Scenario
+from timeline.io.loader import load_scenario
+from timeline.model.scenario import Scenario
 
 D = dt.date.fromisoformat
 

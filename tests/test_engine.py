@@ -12,7 +12,7 @@ import datetime as dt
 import pytest
 from conftest import approval, event, firm, key_events, make_scenario
 
-from timeline.engine import RunResult, simulate
+from timeline.engine.world import RunResult, simulate
 
 D = dt.date.fromisoformat
 BRANCHES = ("history", "concede", "deescalate", "decouple")

@@ -27,9 +27,9 @@ import pytest
 from conftest import event, firm, key_events, make_scenario
 from typer.testing import CliRunner
 
-import timeline.output
+import timeline.io.output
 from timeline.cli import app
-from timeline.output import csv_bytes
+from timeline.io.output import csv_bytes
 from timeline.run import run_branch, write_runs
 
 BRANCHES = ("history", "concede", "deescalate", "decouple")
@@ -251,7 +251,7 @@ class Interrupter:
 
 @pytest.fixture(scope="module")
 def small_runs():
-    from timeline.loader import load_scenario
+    from timeline.io.loader import load_scenario
 
     scenario = load_scenario(SMALL)
     return [run_branch(scenario, "base", 0)]
@@ -480,4 +480,4 @@ def test_engine_numbers_reach_the_csv_unchanged(tmp_path):
         for column in frame.select_dtypes("number").columns:
             expected = frame[column].astype(float).fillna(-0.125).tolist()
             assert written[column].astype(float).fillna(-0.125).tolist() == expected, column
-    assert timeline.output.neutralise(run.firms).loc[0, "name"] == "'-minus"
+    assert timeline.io.output.neutralise(run.firms).loc[0, "name"] == "'-minus"

@@ -28,8 +28,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from timeline.model.scenario import Scenario
 from timeline.run import BranchRun, run_branch
-from timeline.scenario import Scenario
 
 settings.register_profile(
     "ci",

@@ -7,8 +7,8 @@ import datetime as dt
 import pytest
 from conftest import event, firm, key_events, make_scenario
 
-from timeline.scenario import KEY_EVENTS
-from timeline.schedule import TRUNK, resolve
+from timeline.model.scenario import KEY_EVENTS
+from timeline.model.schedule import TRUNK, resolve
 
 D = dt.date.fromisoformat
 BRANCHES = ("history", "concede", "deescalate", "decouple")

@@ -3,11 +3,11 @@
 The core a notebook needs: load a scenario, run a branch, read its tables.
 """
 
-from timeline.engine import RunResult, simulate
+from timeline.engine.world import RunResult, simulate
 from timeline.errors import TimelineError
-from timeline.loader import load_scenario
+from timeline.io.loader import load_scenario
+from timeline.model.scenario import Scenario
 from timeline.run import BranchRun, run_branch
-from timeline.scenario import Scenario
 
 __all__ = [
     "BranchRun",

@@ -1,4 +1,4 @@
-"""The `timeline` command: a thin layer over `timeline.run` and `timeline.loader`.
+"""The `timeline` command: a thin layer over `timeline.run` and `timeline.io.loader`.
 
 Every user error is a `TimelineError`: printed as one line on stderr, exit code 2, no
 traceback. SIGINT and SIGTERM end a run with 130 and 143 and leave no partial files.
@@ -16,10 +16,10 @@ from typing import Annotated
 import typer
 
 from timeline.errors import TimelineError
-from timeline.loader import load_scenario
+from timeline.io.loader import load_scenario
+from timeline.model.scenario import KEY_EVENTS, Scenario
+from timeline.model.schedule import resolve
 from timeline.run import ALL, BranchRun, branch_ids, run_branch, write_runs
-from timeline.scenario import KEY_EVENTS, Scenario
-from timeline.schedule import resolve
 
 app = typer.Typer(
     help="Dated impact timelines for a trade conflict, by outcome branch.",

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from timeline import report
-from timeline.engine import RunResult, simulate
+from timeline.engine.world import RunResult, simulate
 from timeline.errors import TimelineError
-from timeline.output import check_target, csv_bytes, run_json, write_file, write_folder
-from timeline.scenario import Scenario
+from timeline.io.output import check_target, csv_bytes, run_json, write_file, write_folder
+from timeline.model.scenario import Scenario
+from timeline.results import tables
 
 ALL = "all"
 
@@ -30,7 +30,7 @@ class BranchRun:
 
     @property
     def summary(self) -> dict[str, object]:
-        return report.summary(self.result, self.timeline)
+        return tables.summary(self.result, self.timeline)
 
     def files(self) -> dict[str, bytes]:
         return {
@@ -68,15 +68,15 @@ def run_branch(
     result = simulate(scenario, branch, seed, until)
     return BranchRun(
         result,
-        report.events_frame(result),
-        report.timeline_frame(result),
-        report.firms_frame(result),
-        report.stoppages_frame(result),
+        tables.events_frame(result),
+        tables.timeline_frame(result),
+        tables.firms_frame(result),
+        tables.stoppages_frame(result),
     )
 
 
 def compare_frame(runs: list[BranchRun]) -> pd.DataFrame:
-    return pd.DataFrame([run.summary for run in runs], columns=report.COMPARE_COLUMNS)
+    return pd.DataFrame([run.summary for run in runs], columns=tables.COMPARE_COLUMNS)
 
 
 def write_runs(
@@ -115,7 +115,7 @@ def write_runs(
 def _check_compare(path: Path, force: bool) -> None:
     if not path.exists() or force:
         return
-    header = ",".join(report.COMPARE_COLUMNS[:2])  # ours, whatever version wrote it
+    header = ",".join(tables.COMPARE_COLUMNS[:2])  # ours, whatever version wrote it
     try:
         first = path.read_text(encoding="utf-8").split("\n", 1)[0]
     except (OSError, UnicodeDecodeError):

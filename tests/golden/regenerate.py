@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from timeline.loader import load_scenario
+from timeline.io.loader import load_scenario
 from timeline.run import run_branch
 
 HERE = Path(__file__).resolve().parent

@@ -12,7 +12,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from timeline.errors import ScheduleError
-from timeline.scenario import After, Branch, Event, Scenario, WorkingCalendar
+from timeline.model.scenario import After, Branch, Event, Scenario, WorkingCalendar
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,8 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from timeline.errors import TimelineError, explain
-from timeline.scenario import Firm, SupplierLink
-from timeline.yamlio import read_text
+from timeline.io.yamlio import read_text
+from timeline.model.scenario import Firm, SupplierLink
 
 COLUMNS: tuple[str, ...] = (
     "id",

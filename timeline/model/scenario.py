@@ -1,6 +1,6 @@
 """The scenario as data: events, branches, firms, calendar. Pydantic models only, no I/O.
 
-`Scenario` is the validated, frozen object the engine runs. The loader (`timeline.loader`)
+`Scenario` is the validated, frozen object the engine runs. The loader (`timeline.io.loader`)
 builds it from the files in `events/`; a notebook may also build one in code.
 """
 
@@ -19,7 +19,7 @@ from pydantic import (
     model_validator,
 )
 
-from timeline.policy import Effects, EndUse, PolicyState, _check_elements
+from timeline.model.policy import Effects, EndUse, PolicyState, _check_elements
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=80)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]

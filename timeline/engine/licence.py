@@ -17,11 +17,11 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from timeline.policy import PolicyState, destination_of
+from timeline.model.policy import PolicyState, destination_of
 
 if TYPE_CHECKING:
-    from timeline.engine import World
-    from timeline.firm import FirmProcess
+    from timeline.engine.firm import FirmProcess
+    from timeline.engine.world import World
 
 
 @dataclass

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from timeline.engine import RunResult
+from timeline.engine.world import RunResult
 
 EVENT_COLUMNS = ["date", "seq", "event_id", "kind", "actor", "subject", "title", "detail", "source"]
 STOPPAGE_COLUMNS = ["firm_id", "stop_date", "restart_date", "days", "output_lost_usd", "cause"]

@@ -10,7 +10,7 @@ waits for that day or for an interrupt from whatever changed its supply.
 Its rare-earth supply has two channels: direct purchases from China (`china_share`) and the
 rest, which China's extraterritorial rule reaches when the Chinese content is above the
 threshold. A channel whose elements are licensed is blocked until a licence is approved; see
-`timeline.licence`.
+`timeline.engine.licence`.
 """
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ from typing import TYPE_CHECKING
 
 import simpy
 
-from timeline.scenario import Firm
+from timeline.model.scenario import Firm
 
 if TYPE_CHECKING:
-    from timeline.engine import World
+    from timeline.engine.world import World
 
 EPS = 1e-9
 

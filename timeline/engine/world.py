@@ -1,7 +1,7 @@
 """Run one branch of a scenario with SimPy and return flat records of what happened.
 
 The engine knows nothing of files, terminals or pandas: it takes a validated `Scenario`, a
-branch id and a seed, and returns a `RunResult`. `timeline.report` turns that into tables.
+branch id and a seed, and returns a `RunResult`. `timeline.results.tables` turns that into tables.
 
 Order of events on one day: the policy process runs first, by construction (its timeouts are
 created before any other), and applies that day's events in schedule order (date, `order`,
@@ -19,12 +19,12 @@ from typing import NamedTuple
 
 import simpy
 
-from timeline.firm import Episode, FirmProcess
-from timeline.licence import RareEarthSupply
-from timeline.policy import PolicyState
-from timeline.scenario import Scenario
-from timeline.schedule import Scheduled, resolve
-from timeline.timescale import Timescale
+from timeline.engine.firm import Episode, FirmProcess
+from timeline.engine.licence import RareEarthSupply
+from timeline.model.policy import PolicyState
+from timeline.model.scenario import Scenario
+from timeline.model.schedule import Scheduled, resolve
+from timeline.model.timescale import Timescale
 
 _LICENSING_FIELDS = ("licensed_elements", "extraterritorial", "extraterritorial_threshold_pct")
 

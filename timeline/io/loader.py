@@ -12,8 +12,9 @@ import hashlib
 from pathlib import Path
 
 from timeline.errors import ScheduleError, TimelineError
-from timeline.firmsio import read_firms
-from timeline.scenario import (
+from timeline.io.firmsio import read_firms
+from timeline.io.yamlio import YamlDoc, read_yaml
+from timeline.model.scenario import (
     KEY_EVENTS,
     Branch,
     Event,
@@ -24,10 +25,9 @@ from timeline.scenario import (
     WorkingCalendar,
     _Strict,
 )
-from timeline.schedule import resolve
-from timeline.yamlio import YamlDoc, read_yaml
+from timeline.model.schedule import resolve
 
-DEFAULT_SCENARIO = Path(__file__).resolve().parent.parent / "events" / "scenario.yaml"
+DEFAULT_SCENARIO = Path(__file__).resolve().parents[2] / "events" / "scenario.yaml"
 
 
 class ScenarioFile(ScenarioSettings):

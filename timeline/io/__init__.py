@@ -1,0 +1,1 @@
+"""Input and output: safe YAML and CSV reading, the scenario loader, safe writing."""

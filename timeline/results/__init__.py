@@ -1,0 +1,1 @@
+"""Results: tables built from runs."""
