@@ -35,15 +35,20 @@ MAX_FIRMS = 100_000
 def _suppliers(cell: str, path: Path, row: int) -> list[SupplierLink]:
     links = []
     for item in cell.split():
-        firm, sep, days = item.partition(":")
+        firm, _, rest = item.partition(":")
+        days, _, share = rest.partition(":")
         try:
-            links.append(SupplierLink(firm=firm, buffer_days=float(days)))
+            fields = {"firm": firm, "buffer_days": float(days)}
+            if share:
+                fields["share"] = float(share)
+            links.append(SupplierLink(**fields))
         except (ValueError, ValidationError):
             raise TimelineError(
                 path,
                 f"row {row}, column suppliers",
-                f"{item!r} is not firm_id:buffer_days",
-                "write suppliers as space-separated firm_id:days pairs, e.g. us-motor:10",
+                f"{item!r} is not firm_id:buffer_days[:share]",
+                "write suppliers as space-separated firm_id:days or firm_id:days:share, "
+                "e.g. us-motor:10 or jp-magnets:21:0.3",
             ) from None
     return links
 

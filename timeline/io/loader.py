@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import graphlib
 import hashlib
+import importlib.resources
 from pathlib import Path
 
-from timeline.errors import ScheduleError, TimelineError
+from pydantic import ValidationError
+
+from timeline.errors import TimelineError, dotted, explain
 from timeline.io.firmsio import read_firms
 from timeline.io.yamlio import YamlDoc, read_yaml
+from timeline.model.checks import ScenarioError
 from timeline.model.scenario import (
     KEY_EVENTS,
     Branch,
@@ -25,9 +29,17 @@ from timeline.model.scenario import (
     WorkingCalendar,
     _Strict,
 )
-from timeline.model.schedule import resolve
 
-DEFAULT_SCENARIO = Path(__file__).resolve().parents[2] / "events" / "scenario.yaml"
+_SOURCE_TREE_SCENARIO = Path(__file__).resolve().parents[2] / "events" / "scenario.yaml"
+
+
+def default_scenario_path() -> Path:
+    """The built-in scenario: `events/` of the repository when run from a source tree, else the
+    copy shipped inside the package (`timeline/scenario_data/`, added to the wheel)."""
+    if _SOURCE_TREE_SCENARIO.is_file():
+        return _SOURCE_TREE_SCENARIO
+    shipped = importlib.resources.files("timeline") / "scenario_data" / "scenario.yaml"
+    return Path(str(shipped))
 
 
 class ScenarioFile(ScenarioSettings):
@@ -43,10 +55,11 @@ class CatalogFile(_Strict):
     events: tuple[Event, ...]
 
 
-def scenario_path(path: Path | None) -> Path:
+def scenario_path(path: str | Path | None) -> Path:
     """A scenario file from a user's path: a file, or a folder holding scenario.yaml."""
     if path is None:
-        return DEFAULT_SCENARIO
+        return default_scenario_path()
+    path = Path(path)
     return path / "scenario.yaml" if path.is_dir() else path
 
 
@@ -62,8 +75,12 @@ def _referenced(base: Path, name: str, parent: Path, field: str) -> Path:
     return path
 
 
-def load_scenario(path: Path | None = None, firms: Path | None = None) -> Scenario:
-    """Load, validate and cross-check a scenario; `firms` replaces its firm table."""
+def load_scenario(path: str | Path | None = None, firms: str | Path | None = None) -> Scenario:
+    """Load, validate and cross-check a scenario; `firms` replaces its firm table.
+
+    `path` is a scenario file or a folder holding `scenario.yaml` (default: the built-in one).
+    """
+    firms = Path(firms) if firms is not None else None
     top_path = scenario_path(path)
     top = read_yaml(top_path)
     spec: ScenarioFile = top.validate(ScenarioFile)
@@ -121,20 +138,39 @@ def load_scenario(path: Path | None = None, firms: Path | None = None) -> Scenar
     _check_suppliers(firms_path, firm_table)
 
     hashes = {
-        str(p): hashlib.sha256(p.read_bytes()).hexdigest()
+        _relative(p, top_path.parent): hashlib.sha256(p.read_bytes()).hexdigest()
         for p in [top_path, catalog_path, calendar_path, firms_path]
         + [d.path for d, _ in branch_docs]
     }
-    scenario = Scenario(
-        **{name: getattr(spec, name) for name in ScenarioSettings.model_fields},
-        events=catalog.events,
-        branches=tuple(branch for _, branch in branch_docs),
-        firms=firm_table,
-        calendar=calendar,
-        file_hashes=hashes,
-    )
-    _check_schedules(scenario, catalog_path, {b.id: d.path for d, b in branch_docs})
-    return scenario
+    parts = {
+        "catalog": catalog_path,
+        "firms": firms_path,
+        **{f"branch:{b.id}": d.path for d, b in branch_docs},
+    }
+    try:
+        return Scenario(
+            **{name: getattr(spec, name) for name in ScenarioSettings.model_fields},
+            events=catalog.events,
+            branches=tuple(branch for _, branch in branch_docs),
+            firms=firm_table,
+            calendar=calendar,
+            file_hashes=hashes,
+        )
+    except ScenarioError as err:
+        raise TimelineError(
+            parts.get(err.part, top_path), err.where, err.problem, err.fix
+        ) from None
+    except ValidationError as err:
+        loc, problem, fix = explain(err.errors()[0])
+        raise TimelineError(top_path, dotted(loc), problem, fix) from None
+
+
+def _relative(path: Path, base: Path) -> str:
+    """A file's name relative to the scenario folder (its bare name when elsewhere)."""
+    try:
+        return path.resolve().relative_to(base.resolve()).as_posix()
+    except ValueError:
+        return path.name
 
 
 def _check_unique(doc: YamlDoc, events: tuple[Event, ...]) -> None:
@@ -172,39 +208,3 @@ def _check_suppliers(path: Path, firms: tuple[Firm, ...]) -> None:
             f"suppliers form a cycle ({cycle})",
             "remove one of these supplier links",
         ) from None
-
-
-def _check_schedules(scenario: Scenario, catalog: Path, branch_paths: dict[str, Path]) -> None:
-    """Every branch dates cleanly, inside the horizon, and equals the trunk before the branch.
-
-    The trunk is checked first, so a defect found later is the branch file's.
-    """
-    before: list = []
-    for branch_id, file in [(None, catalog), *branch_paths.items()]:
-        try:
-            schedule = resolve(scenario, branch_id)
-        except ScheduleError as err:
-            raise TimelineError(file, f"event {err.event_id}", err.problem, err.fix) from None
-        for item in schedule:
-            if not scenario.start <= item.date <= scenario.end:
-                raise TimelineError(
-                    file,
-                    f"event {item.event.id}",
-                    f"date {item.date} is outside the horizon {scenario.start}..{scenario.end}",
-                    "move the event inside the horizon or widen start/end in scenario.yaml",
-                )
-        mine = [(s.date, s.event) for s in schedule if s.date < scenario.branch_point]
-        if branch_id is None:
-            before = mine
-        elif mine != before:
-            pairs = zip(before, mine, strict=False)
-            diff = next(
-                (i for i, (a, b) in enumerate(pairs) if a != b), min(len(before), len(mine))
-            )
-            changed = (mine if len(mine) > diff else before)[diff][1].id
-            raise TimelineError(
-                file,
-                f"event {changed}",
-                f"branch changes history before the branch point {scenario.branch_point}",
-                "only add, cancel, re-date or override events on or after the branch point",
-            )

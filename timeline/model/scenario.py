@@ -6,19 +6,25 @@ builds it from the files in `events/`; a notebook may also build one in code.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
-from typing import Annotated, Literal
+import functools
+import hashlib
+import json
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
     StringConstraints,
+    ValidationError,
     ValidationInfo,
     field_validator,
     model_validator,
 )
 
+from timeline.errors import TimelineError
 from timeline.model.policy import Effects, EndUse, PolicyState, _check_elements
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=80)]
@@ -146,9 +152,16 @@ class WorkingCalendar(_Strict):
         """The date on which `n` working days after `start` have passed.
 
         The day of `start` itself does not count (an application filed on a Friday starts its
-        review on Monday); `n == 0` gives `start`.
+        review on Monday); `n == 0` gives `start`. A binary search in a precomputed list of
+        working days (1990-2100), so the cost does not grow with `n`.
         """
-        day = start
+        if n <= 0:
+            return start
+        days = _working_ordinals(self.holidays, self.workdays)
+        index = bisect.bisect_right(days, start.toordinal()) + n - 1
+        if days and days[0] <= start.toordinal() and index < len(days):
+            return dt.date.fromordinal(days[index])
+        day = start  # outside the precomputed range: step day by day
         while n > 0:
             day += dt.timedelta(days=1)
             if self.is_working_day(day):
@@ -156,9 +169,30 @@ class WorkingCalendar(_Strict):
         return day
 
 
+@functools.lru_cache(maxsize=16)
+def _working_ordinals(holidays: frozenset[dt.date], workdays: frozenset[dt.date]) -> list[int]:
+    """Ordinals of every working day from 1990 to 2100 under this calendar."""
+    first, last = dt.date(1990, 1, 1).toordinal(), dt.date(2100, 12, 31).toordinal()
+    out = []
+    for ordinal in range(first, last + 1):
+        day = dt.date.fromordinal(ordinal)
+        if day in workdays or (day.weekday() < 5 and day not in holidays):
+            out.append(ordinal)
+    return out
+
+
 class SupplierLink(_Strict):
+    """A part bought from another firm: days of buffer, and the share of that part it supplies.
+
+    A stopped or curtailed supplier cuts only its share of the part (multi-sourcing). A link to
+    a firm of a `magnets` sector is a source of the buyer's rare-earth input itself, not a
+    separate part: it carries that share of the buyer's magnets (so the non-Chinese share is not
+    counted twice) and its buffer is the buyer's rare-earth stock.
+    """
+
     firm: Slug
-    buffer_days: float = Field(ge=0)
+    buffer_days: float = Field(ge=0, le=3650)
+    share: float = Field(default=1.0, gt=0, le=1)
 
 
 class Firm(_Strict):
@@ -178,11 +212,22 @@ class Firm(_Strict):
     lead_time_days: int = Field(ge=0)
     ramp_days: int = Field(ge=0)
     source: Text
+    group: Annotated[str, StringConstraints(pattern=r"^[a-z0-9-]*$", max_length=40)] = ""
+    defence_share: float | None = Field(default=None, ge=0, le=1)
+    value_added_share: float | None = Field(default=None, gt=0, le=1)
+    re_tonnes_per_year: float = Field(default=0.0, ge=0)
 
     @model_validator(mode="after")
     def _valid_elements(self) -> Firm:
         _check_elements(self.elements)
         return self
+
+    @property
+    def defence(self) -> float:
+        """The share of output for defence end users (the end_use column when not given)."""
+        if self.defence_share is not None:
+            return self.defence_share
+        return 1.0 if self.end_use == "defence" else 0.0
 
 
 class Parameter(_Strict):
@@ -199,9 +244,41 @@ class Parameter(_Strict):
         return self
 
 
+def _assumed(value: float, why: str) -> Parameter:
+    return Parameter(value=value, assumption=why)
+
+
 class Parameters(_Strict):
+    """The model's numbers that are not events. Each carries a source or an assumption."""
+
     restock_rate: Parameter
     at_risk_days: Parameter
+    restart_threshold_days: Parameter = _assumed(
+        3, "a stopped plant restarts once it holds three days of the missing input"
+    )
+    makeup_rate: Parameter = _assumed(
+        0.0, "no lost output is made up later unless the scenario says so"
+    )
+    value_added_share: dict[str, Parameter] = {
+        "default": _assumed(1.0, "without a sector table, value added is the whole output")
+    }
+
+    @field_validator("value_added_share")
+    @classmethod
+    def _has_default(cls, value: dict[str, Parameter]) -> dict[str, Parameter]:
+        if "default" not in value:
+            raise ValueError(
+                "value_added_share needs a default entry; add default: {value: ..., source: ...}"
+            )
+        return value
+
+    def value_added(self, sector: str) -> float:
+        """The value-added share of a sector: the longest matching sector prefix, or default."""
+        best, length = "default", -1
+        for prefix in self.value_added_share:
+            if prefix != "default" and sector.startswith(prefix) and len(prefix) > length:
+                best, length = prefix, len(prefix)
+        return self.value_added_share[best].value
 
 
 class ScenarioSettings(_Strict):
@@ -219,20 +296,92 @@ class ScenarioSettings(_Strict):
 
 
 class Scenario(ScenarioSettings):
-    """A whole scenario, validated: the engine's only input besides branch and seed."""
+    """A whole scenario, validated: the engine's only input besides branch and seed.
+
+    Built from files by `timeline.io.loader.load_scenario`, or in code with `Scenario.build`
+    (or `model_validate`): the cross-checks (unique ids, known suppliers, no supplier cycle, the
+    key events in every branch and in order, schedules inside the horizon and identical before
+    the branch point) run either way, so a scenario built in code is checked like one loaded
+    from files. Frozen: `with_overrides` returns a changed, re-validated copy.
+    """
 
     events: tuple[Event, ...]
-    branches: tuple[Branch, ...]
-    firms: tuple[Firm, ...]
+    branches: tuple[Branch, ...] = Field(min_length=1)
+    firms: tuple[Firm, ...] = Field(min_length=1)
     calendar: WorkingCalendar
     file_hashes: dict[str, str] = {}
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> Scenario:
+        from timeline.model.checks import check_scenario
+
+        check_scenario(self)
+        return self
+
+    @classmethod
+    def build(cls, data: dict[str, Any]) -> Scenario:
+        """Validate `data` into a Scenario, raising one `TimelineError` for any defect."""
+        try:
+            return cls.model_validate(data)
+        except ValidationError as err:
+            raise _as_error(err) from None
 
     def branch(self, branch_id: str) -> Branch:
         for branch in self.branches:
             if branch.id == branch_id:
                 return branch
-        raise KeyError(branch_id)
+        raise TimelineError(
+            "branch",
+            "",
+            f"unknown branch {branch_id!r}",
+            f"use one of: {', '.join(self.branch_ids)}",
+        )
 
     @property
     def branch_ids(self) -> tuple[str, ...]:
         return tuple(branch.id for branch in self.branches)
+
+    @property
+    def fingerprint(self) -> str:
+        """A stable hash of the scenario's content (not of where its files were)."""
+        data = _canonical(self.model_dump(exclude={"file_hashes"}))
+        text = json.dumps(data, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    def with_overrides(self, changes: dict[str, Any]) -> Scenario:
+        """A copy with `changes` applied and everything validated again.
+
+        Keys are dotted paths: `"parameters.restock_rate.value"`, `"start"`, or a whole field
+        such as `"firms"`. Used by calibration and sensitivity analysis.
+        """
+        data = self.model_dump()
+        for path, value in changes.items():
+            node = data
+            *parents, last = path.split(".")
+            for part in parents:
+                node = node[int(part)] if isinstance(node, list | tuple) else node[part]
+            if isinstance(node, list | tuple):
+                node[int(last)] = value
+            else:
+                node[last] = value
+        return Scenario.build(data)
+
+
+def _canonical(value: Any) -> Any:
+    """Plain JSON data in a fixed order (sets sorted, dates as ISO text)."""
+    if isinstance(value, dict):
+        return {str(k): _canonical(v) for k, v in value.items()}
+    if isinstance(value, set | frozenset):
+        return sorted((_canonical(v) for v in value), key=repr)
+    if isinstance(value, list | tuple):
+        return [_canonical(v) for v in value]
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value
+
+
+def _as_error(err: ValidationError) -> TimelineError:
+    from timeline.errors import dotted, explain
+
+    loc, problem, fix = explain(err.errors()[0])
+    return TimelineError("scenario", dotted(loc), problem, fix)

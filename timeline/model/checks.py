@@ -1,0 +1,192 @@
+"""Cross-checks of a whole scenario, run by `Scenario`'s validator however it was built.
+
+Each defect raises a `ScenarioError`: a `TimelineError` that also says which part of the
+scenario is at fault (`firms`, `catalog`, or `branch:<id>`), so the file loader can name the
+file, while a scenario built in code names the part.
+"""
+
+from __future__ import annotations
+
+import graphlib
+from typing import TYPE_CHECKING
+
+from timeline.errors import ScheduleError, TimelineError
+
+if TYPE_CHECKING:
+    from timeline.model.scenario import Scenario
+
+RESERVED_BRANCH_IDS = frozenset({"all", "trunk"})
+
+
+class ScenarioError(TimelineError):
+    """A defect of a scenario; `part` is `firms`, `catalog` or `branch:<id>`."""
+
+    def __init__(self, part: str, where: str, problem: str, fix: str) -> None:
+        self.part = part
+        super().__init__(part, where, problem, fix)
+
+
+def check_scenario(scenario: Scenario) -> None:
+    """Raise the first defect found, parts in file order: catalog, branches, firms."""
+    _check_events(scenario)
+    _check_branches(scenario)
+    _check_firms(scenario)
+    _check_schedules(scenario)
+
+
+def _check_events(scenario: Scenario) -> None:
+    from timeline.model.scenario import KEY_EVENTS
+
+    seen: set[str] = set()
+    for index, event in enumerate(scenario.events):
+        if event.id in seen:
+            raise ScenarioError(
+                "catalog", f"events[{index}].id", f"duplicate event id {event.id!r}", "rename it"
+            )
+        seen.add(event.id)
+    missing = [key for key in KEY_EVENTS if key not in seen]
+    if missing:
+        raise ScenarioError(
+            "catalog",
+            "events",
+            f"key event(s) {', '.join(missing)} missing",
+            "keep these four ids in the catalog: " + ", ".join(KEY_EVENTS),
+        )
+
+
+def _check_branches(scenario: Scenario) -> None:
+    from timeline.model.scenario import KEY_EVENTS
+
+    seen: set[str] = set()
+    for branch in scenario.branches:
+        part = f"branch:{branch.id}"
+        if branch.id in RESERVED_BRANCH_IDS:
+            raise ScenarioError(
+                part, "id", f"branch id {branch.id!r} is reserved", "choose another id"
+            )
+        if branch.id in seen:
+            raise ScenarioError(
+                part, "id", f"branch id {branch.id!r} used twice", "give each branch its own id"
+            )
+        seen.add(branch.id)
+        for key in KEY_EVENTS:
+            if key in branch.cancel:
+                raise ScenarioError(
+                    part,
+                    "cancel",
+                    f"branch cancels key event {key!r}",
+                    "override its outcome and effects instead of cancelling it",
+                )
+        added: set[str] = set()
+        for index, event in enumerate(branch.add):
+            if event.id in added:
+                raise ScenarioError(
+                    part,
+                    f"add[{index}].id",
+                    f"event id {event.id!r} is added twice in this branch",
+                    "give each added event its own id",
+                )
+            added.add(event.id)
+
+
+def _check_firms(scenario: Scenario) -> None:
+    ids: dict[str, int] = {}
+    for index, firm in enumerate(scenario.firms):
+        if firm.id in ids:
+            raise ScenarioError(
+                "firms",
+                f"firms[{index}].id",
+                f"duplicate firm id {firm.id!r} (first at firms[{ids[firm.id]}])",
+                "give each firm its own id",
+            )
+        ids[firm.id] = index
+    graph: dict[str, list[str]] = {}
+    for index, firm in enumerate(scenario.firms):
+        linked: set[str] = set()
+        for link in firm.suppliers:
+            if link.firm not in ids:
+                raise ScenarioError(
+                    "firms",
+                    f"firms[{index}].suppliers",
+                    f"unknown supplier {link.firm!r} of firm {firm.id!r}",
+                    "use the id of a firm in this table, or remove it",
+                )
+            if link.firm in linked:
+                raise ScenarioError(
+                    "firms",
+                    f"firms[{index}].suppliers",
+                    f"supplier {link.firm!r} listed twice for firm {firm.id!r}",
+                    "list each supplier once",
+                )
+            linked.add(link.firm)
+        magnets = sum(
+            link.share
+            for link in firm.suppliers
+            if scenario.firms[ids[link.firm]].sector.startswith("magnets")
+        )
+        if firm.elements and firm.china_share + magnets > 1 + 1e-9:
+            raise ScenarioError(
+                "firms",
+                f"firms[{index}].suppliers",
+                f"china_share {firm.china_share:g} plus the shares of its magnet suppliers "
+                f"({magnets:g}) exceed 1 for firm {firm.id!r}",
+                "make the Chinese share and the magnet suppliers' shares add up to at most 1",
+            )
+        graph[firm.id] = [link.firm for link in firm.suppliers]
+    try:
+        tuple(graphlib.TopologicalSorter(graph).static_order())
+    except graphlib.CycleError as err:
+        cycle = " -> ".join(err.args[1])
+        raise ScenarioError(
+            "firms",
+            "suppliers",
+            f"suppliers form a cycle ({cycle})",
+            "remove one of these supplier links",
+        ) from None
+
+
+def _check_schedules(scenario: Scenario) -> None:
+    """Every branch dates cleanly, inside the horizon, with the key events in order, and
+    equals the trunk before the branch point. The trunk is checked first."""
+    from timeline.model.scenario import KEY_EVENTS
+    from timeline.model.schedule import resolve
+
+    before: list = []
+    for branch_id in [None, *scenario.branch_ids]:
+        part = "catalog" if branch_id is None else f"branch:{branch_id}"
+        try:
+            schedule = resolve(scenario, branch_id)
+        except ScheduleError as err:
+            raise ScenarioError(part, f"event {err.event_id}", err.problem, err.fix) from None
+        for item in schedule:
+            if not scenario.start <= item.date <= scenario.end:
+                raise ScenarioError(
+                    part,
+                    f"event {item.event.id}",
+                    f"date {item.date} is outside the horizon {scenario.start}..{scenario.end}",
+                    "move the event inside the horizon or widen start/end in scenario.yaml",
+                )
+        keys = [item for item in schedule if item.event.id in KEY_EVENTS]
+        order = [item.event.id for item in keys]
+        if order != [key for key in KEY_EVENTS if key in order]:
+            raise ScenarioError(
+                part,
+                f"event {order[0]}",
+                f"key events out of order ({', '.join(order)})",
+                "keep them dated in the order " + ", ".join(KEY_EVENTS),
+            )
+        mine = [(s.date, s.event) for s in schedule if s.date < scenario.branch_point]
+        if branch_id is None:
+            before = mine
+        elif mine != before:
+            pairs = zip(before, mine, strict=False)
+            diff = next(
+                (i for i, (a, b) in enumerate(pairs) if a != b), min(len(before), len(mine))
+            )
+            changed = (mine if len(mine) > diff else before)[diff][1].id
+            raise ScenarioError(
+                part,
+                f"event {changed}",
+                f"branch changes history before the branch point {scenario.branch_point}",
+                "only add, cancel, re-date or override events on or after the branch point",
+            )
