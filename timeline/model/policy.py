@@ -7,9 +7,9 @@ fields, each of which, when given, replaces the matching part of the state.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 DESTINATIONS: tuple[str, ...] = ("US", "EU", "JP", "KR", "IN", "other")
 END_USES: tuple[str, ...] = ("civil", "defence")
@@ -84,14 +84,46 @@ def _check_elements(value: frozenset[str]) -> frozenset[str]:
     return value
 
 
-class PolicyState(_Strict):
-    """Everything the events change, at one moment."""
+class GeneralLicence(_Strict):
+    """Cover at once, without a review, for a named group of buyers (all given filters apply).
 
-    us_tariff_on_cn_pct: float = Field(ge=0)
-    cn_tariff_on_us_pct: float = Field(ge=0)
+    `destinations` (e.g. [US]), `sectors` (prefixes, e.g. [automotive]) and `firms` (ids) each
+    narrow the group when given; `end_use` is civil unless said otherwise.
+    """
+
+    id: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=80)]
+    destinations: frozenset[Destination] = frozenset()
+    sectors: tuple[str, ...] = ()
+    firms: frozenset[str] = frozenset()
+    end_use: EndUse = "civil"
+
+    def covers(self, destination: str, sector: str, firm_id: str, end_use: str) -> bool:
+        return (
+            end_use == self.end_use
+            and (not self.destinations or destination in self.destinations)
+            and (not self.sectors or any(sector.startswith(s) for s in self.sectors))
+            and (not self.firms or firm_id in self.firms)
+        )
+
+
+class PolicyState(_Strict):
+    """Everything the events change, at one moment.
+
+    China's licence office: an application's review takes a number of China's working days
+    drawn from a lognormal with median `review_working_days` and 90th percentile
+    `review_working_days * review_spread`; the decision approves with the probability for the
+    destination and end use; a denial is followed by a re-review with median
+    `rereview_working_days`. General licences cover named groups at once.
+    """
+
+    us_tariff_on_cn_pct: float = Field(ge=0, le=10_000)
+    cn_tariff_on_us_pct: float = Field(ge=0, le=10_000)
     licensed_elements: frozenset[str] = frozenset()
-    review_working_days: int = Field(default=45, ge=0)
+    review_working_days: float = Field(default=45, ge=0, le=1000)
+    review_spread: float = Field(default=1.0, ge=1, le=10)
+    rereview_working_days: float = Field(default=45, ge=0, le=1000)
     approval: dict[Destination, Approval]
+    general_licences: tuple[GeneralLicence, ...] = ()
     extraterritorial: bool = False
     extraterritorial_threshold_pct: float = Field(default=0.1, ge=0, le=100)
     us_software_controls: bool = False
@@ -118,10 +150,26 @@ class PolicyState(_Strict):
 
     def apply(self, effects: Effects) -> PolicyState:
         """Return the state after `effects`; fields the effects leave out stay as they were."""
-        update = effects.model_dump(
-            exclude_none=True,
-            exclude={"approval", "licensed_elements_add", "licensed_elements_remove"},
-        )
+        update = {
+            name: getattr(effects, name)
+            for name in type(effects).model_fields
+            if getattr(effects, name) is not None
+            and name
+            not in {
+                "approval",
+                "licensed_elements_add",
+                "licensed_elements_remove",
+                "general_licences_add",
+                "general_licences_remove",
+            }
+        }
+        if effects.general_licences_add or effects.general_licences_remove:
+            gone = set(effects.general_licences_remove or ())
+            added = effects.general_licences_add or ()
+            gone |= {g.id for g in added}
+            update["general_licences"] = tuple(
+                g for g in self.general_licences if g.id not in gone
+            ) + tuple(added)
         elements = set(update.pop("licensed_elements", self.licensed_elements))
         elements |= effects.licensed_elements_add or frozenset()
         elements -= effects.licensed_elements_remove or frozenset()
@@ -142,6 +190,7 @@ class PolicyState(_Strict):
             "cn_tariff_on_us_pct": self.cn_tariff_on_us_pct,
             "re_licensed_elements": " ".join(sorted(self.licensed_elements)),
             "re_review_working_days": self.review_working_days,
+            "re_general_licences": " ".join(g.id for g in self.general_licences),
         }
         for dest in DESTINATIONS:
             for use in END_USES:
@@ -161,8 +210,12 @@ class Effects(_Strict):
     licensed_elements: frozenset[str] | None = None
     licensed_elements_add: frozenset[str] | None = None
     licensed_elements_remove: frozenset[str] | None = None
-    review_working_days: int | None = Field(default=None, ge=0)
+    review_working_days: float | None = Field(default=None, ge=0, le=1000)
+    review_spread: float | None = Field(default=None, ge=1, le=10)
+    rereview_working_days: float | None = Field(default=None, ge=0, le=1000)
     approval: dict[Destination, ApprovalUpdate] | None = None
+    general_licences_add: tuple[GeneralLicence, ...] | None = None
+    general_licences_remove: frozenset[str] | None = None
     extraterritorial: bool | None = None
     extraterritorial_threshold_pct: float | None = Field(default=None, ge=0, le=100)
     us_software_controls: bool | None = None
