@@ -20,25 +20,31 @@ ALL = "all"
 
 @dataclass
 class BranchRun:
-    """One branch's result and its tables."""
+    """One run of one branch and its tables (typed DataFrames)."""
 
     result: RunResult
+    scenario: Scenario
     events: pd.DataFrame
     timeline: pd.DataFrame
     firms: pd.DataFrame
     stoppages: pd.DataFrame
+    flows: pd.DataFrame
 
     @property
     def summary(self) -> dict[str, object]:
-        return tables.summary(self.result, self.timeline)
+        return tables.summary(self.result, self.scenario, self.timeline)
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        return {
+            "events": self.events,
+            "timeline": self.timeline,
+            "firms": self.firms,
+            "stoppages": self.stoppages,
+            "flows": self.flows,
+        }
 
     def files(self) -> dict[str, bytes]:
-        return {
-            "events.csv": csv_bytes(self.events),
-            "timeline.csv": csv_bytes(self.timeline),
-            "firms.csv": csv_bytes(self.firms),
-            "stoppages.csv": csv_bytes(self.stoppages),
-        }
+        return {f"{name}.csv": csv_bytes(frame) for name, frame in self.tables().items()}
 
 
 def package_version() -> str:
@@ -63,15 +69,26 @@ def branch_ids(scenario: Scenario, branch: str) -> list[str]:
 
 
 def run_branch(
-    scenario: Scenario, branch: str, seed: int = 0, until: dt.date | None = None
+    scenario: Scenario,
+    branch: str,
+    seed: int = 0,
+    until: dt.date | str | None = None,
+    replicate: int = 0,
 ) -> BranchRun:
-    result = simulate(scenario, branch, seed, until)
+    """Run one replicate of one branch and build its tables."""
+    result = simulate(scenario, branch, seed, until, replicate)
+    return tables_of(result, scenario)
+
+
+def tables_of(result: RunResult, scenario: Scenario) -> BranchRun:
     return BranchRun(
         result,
-        tables.events_frame(result),
-        tables.timeline_frame(result),
-        tables.firms_frame(result),
-        tables.stoppages_frame(result),
+        scenario,
+        tables.events_frame(result, scenario),
+        tables.timeline_frame(result, scenario),
+        tables.firms_frame(result, scenario),
+        tables.stoppages_frame(result, scenario),
+        tables.flows_frame(result, scenario),
     )
 
 
@@ -98,8 +115,10 @@ def write_runs(
             **meta,
             "branch": run.result.branch,
             "seed": run.result.seed,
-            "scenario_id": run.result.scenario.id,
-            "scenario_files": run.result.scenario.file_hashes,
+            "replicate": run.result.replicate,
+            "scenario_id": run.scenario.id,
+            "scenario_fingerprint": run.scenario.fingerprint,
+            "scenario_files": run.scenario.file_hashes,
             "version": package_version(),
             "status": "complete",
             "summary": run.summary,

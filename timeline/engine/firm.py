@@ -1,190 +1,207 @@
-"""One firm as a SimPy process: inputs drain or refill, the plant stops and restarts.
+"""One plant: input stocks that drain or refill, and an output rate set by the scarcest input.
 
-A firm has input stocks, in days of cover: its rare-earth input (if it buys rare earths) and one
-buffer per supplier. A stock drains at the share of supply that is cut (a firm with 70% of its
-supply cut drains 0.7 day of cover a day) and refills at the scenario's restock rate once its
-supply flows fully. The process is event-driven: after every change it computes the next day
-something happens (a stock runs out, the firm enters the at-risk window, a restart is due) and
-waits for that day or for an interrupt from whatever changed its supply.
+A plant has input stocks in days of cover: its rare-earth input (if it buys rare earths or
+magnets) and a buffer of each other supplier's part. Each input flows at `avail`, the share of
+normal supply arriving (0 to 1). While an input holds stock the plant can run at full rate from
+it; an empty input caps the output rate at what arrives. So the output rate is
 
-Its rare-earth supply has two channels: direct purchases from China (`china_share`) and the
-rest, which China's extraterritorial rule reaches when the Chinese content is above the
-threshold. A channel whose elements are licensed is blocked until a licence is approved; see
-`timeline.engine.licence`.
+    rate = min over inputs of (1 if the stock is above zero else avail)
+
+and a full stop is rate 0. A stock changes at (inflow - rate) a day, where inflow is `avail`,
+or 1 + the restock rate while supply flows fully and the stock is below its cap (buyers order
+above consumption to rebuild cover). A stopped plant keeps receiving what flows and restarts
+once every input holds `restart_threshold_days` of cover or flows fully, after its ramp.
+
+The plant is event-driven, with no process of its own: after every change it computes the next
+whole day something happens by itself (a stock runs out, the at-risk window opens, a restart is
+due) and schedules one wake-up for it; a change from outside (`set_avail`) updates the plant at
+once and reschedules. Every pending timer is a field (`wake_day`), so a snapshot can hold it.
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Protocol
 
-import simpy
-
-from timeline.model.scenario import Firm
-
-if TYPE_CHECKING:
-    from timeline.engine.world import World
+from timeline.engine.trace import Kind, Recorder
 
 EPS = 1e-9
+RE = -1  # the cause code of the rare-earth input
+
+
+class Clock(Protocol):
+    """What a plant needs of the world: the time, a way to be woken, and its records."""
+
+    now: int
+    record: Recorder
+
+    def wake(self, firm: Plant, day: int) -> None: ...
 
 
 @dataclass
-class Stock:
-    """Days of cover of one input; `available` is the share of that input still flowing."""
+class Input:
+    """One input stock. `source` is -1 for rare earths, else the supplier's firm index."""
 
-    name: str
+    source: int
     level: float
     cap: float
-    available: float = 1.0
-
-    def rate(self, running: bool, restock: float) -> float:
-        if self.available < 1.0 - EPS:
-            return -(1.0 - self.available) if running else 0.0
-        return restock if self.level < self.cap - EPS else 0.0
-
-    def days_to_empty(self) -> float:
-        """Days until this stock is empty while running (infinite if not draining)."""
-        if self.available >= 1.0 - EPS:
-            return math.inf
-        return self.level / (1.0 - self.available)
+    avail: float = 1.0
 
 
 @dataclass
-class Episode:
-    firm_id: str
-    stop_day: int
-    cause: str
+class Plant:
+    """The state of one firm during a run (plain data: a snapshot copies it)."""
+
+    index: int
+    inputs: list[Input]
+    restock: float
+    at_risk: float
+    threshold: float
+    ramp: int
+    rate: float = 1.0
+    stopped_since: int | None = None
     restart_day: int | None = None
-
-
-@dataclass
-class FirmProcess:
-    """The state and process of one firm in a `World`."""
-
-    world: World
-    firm: Firm
-    stocks: dict[str, Stock] = field(default_factory=dict)
-    running: bool = True
-    restart_day: int | None = None
+    wake_day: int | None = None
     at_risk_since: int | None = None
     first_cut: int | None = None
     recovered: int | None = None
-    customers: list[FirmProcess] = field(default_factory=list)
-    re_cause: str = ""
-    _updated: float = 0.0
-    _woken: bool = True  # no interrupts before the process first runs
+    updated: int = 0
+    customers: list[tuple[int, int, float]] = field(default_factory=list)
+    # (customer firm index, input position at the customer or -1 for its rare-earth input, share)
 
-    def __post_init__(self) -> None:
-        if self.firm.elements:
-            cover = self.firm.inventory_days
-            self.stocks["re"] = Stock("re", cover, cover)
-        for link in self.firm.suppliers:
-            self.stocks[link.firm] = Stock(link.firm, link.buffer_days, link.buffer_days)
-        self.process = self.world.env.process(self.run())
+    # --- the dynamics -----------------------------------------------------------------------
+    def inflow(self, item: Input) -> float:
+        if item.avail >= 1.0 - EPS:
+            return 1.0 + self.restock if item.level < item.cap - EPS else self.rate
+        return item.avail
 
-    # --- changes from outside -------------------------------------------------------------
-    def set_available(self, name: str, available: float, cause: str = "") -> None:
-        """Change the flowing share of one input (advancing stocks to now first)."""
-        stock = self.stocks[name]
-        if abs(stock.available - available) < EPS:
-            return
-        self.advance()
-        stock.available = available
-        if name == "re":
-            self.re_cause = cause
-        self.wake()
+    def drift(self, item: Input) -> float:
+        """The stock's change per day at the current rate."""
+        change = self.inflow(item) - self.rate
+        if item.level >= item.cap - EPS and change > 0:
+            return 0.0
+        return change
 
-    def wake(self) -> None:
-        if not self._woken:
-            self._woken = True
-            self.process.interrupt()
+    def target_rate(self) -> float:
+        rate = 1.0
+        for item in self.inputs:
+            if item.level <= EPS:
+                rate = min(rate, item.avail)
+        return max(0.0, min(1.0, rate))
 
-    # --- the process ------------------------------------------------------------------------
-    def run(self):
-        env = self.world.env
-        while True:
-            self._woken = False
-            self.advance()
-            self.evaluate()
-            wait = self.next_change()
-            with contextlib.suppress(simpy.Interrupt):
-                yield env.timeout(wait) if wait is not None else env.event()
-
-    def advance(self) -> None:
-        """Bring every stock from the last update to now (closed form: rates are constant)."""
-        now = self.world.env.now
-        elapsed = now - self._updated
+    def advance(self, now: int) -> None:
+        """Bring every stock from the last update to `now` (rates are constant in between)."""
+        elapsed = now - self.updated
         if elapsed > 0:
-            restock = self.world.restock_rate
-            for stock in self.stocks.values():
-                rate = stock.rate(self.running, restock)
-                stock.level = min(stock.cap, max(0.0, stock.level + rate * elapsed))
-        self._updated = now
+            for item in self.inputs:
+                level = item.level + self.drift(item) * elapsed
+                item.level = min(item.cap, max(0.0, level))
+        self.updated = now
 
-    def evaluate(self) -> None:
-        """Stop, schedule a restart, or change the at-risk state, as the stocks say."""
-        now = int(self.world.env.now)
-        cut = [s for s in self.stocks.values() if s.available < 1.0 - EPS]
+    # --- changes ------------------------------------------------------------------------------
+    def set_avail(self, world: Clock, position: int, avail: float) -> None:
+        """The share of one input that arrives changes (position in `inputs`)."""
+        item = self.inputs[position]
+        if abs(item.avail - avail) < EPS:
+            return
+        self.advance(world.now)
+        item.avail = avail
+        self.update(world)
+
+    def update(self, world: Clock) -> None:
+        """Re-evaluate at `world.now`: stop, curtail, restart, risk; then schedule a wake-up."""
+        now = world.now
+        self.advance(now)
+        cut = any(item.avail < 1.0 - EPS for item in self.inputs)
         if cut and self.first_cut is None:
             self.first_cut = now
-        if self.running:
-            empty = [s for s in cut if s.level <= EPS]
-            if empty:
-                self._stop(now, self._cause(empty[0]))
-            elif min((s.days_to_empty() for s in cut), default=math.inf) <= self.world.at_risk:
-                if self.at_risk_since is None:
-                    self.at_risk_since = now
-            else:
-                self._end_risk(now)
-        elif cut:
-            self.restart_day = None
-        elif self.restart_day is None:
-            self.restart_day = now + self.firm.ramp_days
-        if self.restart_day is not None and now >= self.restart_day:
-            self._restart(now)
-        if self.first_cut is not None and self.recovered is None and not cut and self.running:
+        if self.stopped_since is None:
+            rate = self.target_rate()
+            if rate <= EPS:
+                self._set_rate(world, 0.0)
+            elif abs(rate - self.rate) > EPS:
+                self._set_rate(world, rate)
+        else:
+            ready = all(
+                item.avail >= 1.0 - EPS or item.level >= min(self.threshold, item.cap) - EPS
+                for item in self.inputs
+            )
+            if not ready or any(i.avail <= EPS and i.level <= EPS for i in self.inputs):
+                self.restart_day = None
+            elif self.restart_day is None:
+                self.restart_day = now + self.ramp
+            if self.restart_day is not None and now >= self.restart_day:
+                self.restart_day = None
+                self._set_rate(world, max(self.target_rate(), EPS))
+        self._risk(world, now)
+        if self.first_cut is not None and self.recovered is None and not cut and self.rate >= 1:
             self.recovered = now
+        self._schedule(world)
 
-    def next_change(self) -> int | None:
-        """Whole days until the next thing this firm does by itself, or None."""
-        now = self.world.env.now
+    def cause(self) -> int:
+        empty = [i for i in self.inputs if i.level <= EPS]
+        worst = min(empty, key=lambda i: i.avail) if empty else None
+        return worst.source if worst is not None else RE
+
+    def _set_rate(self, world: Clock, rate: float) -> None:
+        now = world.now
+        before = self.rate
+        if rate <= EPS:
+            self.rate = 0.0
+            self.stopped_since = now
+            self.restart_day = None
+            world.record(now, Kind.STOPPED, self.index, a=self.cause())
+        elif self.stopped_since is not None:
+            days = now - self.stopped_since
+            self.stopped_since = None
+            self.rate = rate
+            world.record(now, Kind.RESTARTED, self.index, a=days, x=rate)
+        else:
+            self.rate = rate
+            if rate >= 1.0 - EPS:
+                self.rate = 1.0
+                world.record(now, Kind.FULL_OUTPUT, self.index, x=1.0)
+            else:
+                world.record(now, Kind.CURTAILED, self.index, a=self.cause(), x=rate)
+        world.rate_changed(self, now, before)
+
+    def _risk(self, world: Clock, now: int) -> None:
+        soon = self.stopped_since is None and self.days_to_empty() <= self.at_risk + EPS
+        if soon and self.at_risk_since is None:
+            self.at_risk_since = now
+        elif not soon and self.at_risk_since is not None:
+            world.at_risk(self, self.at_risk_since, now)
+            self.at_risk_since = None
+
+    def days_to_empty(self) -> float:
+        """Days until the first stock that limits the rate runs out at the current rate."""
+        best = math.inf
+        for item in self.inputs:
+            change = self.drift(item)
+            if item.level > EPS and change < -EPS:
+                best = min(best, item.level / -change)
+        return best
+
+    def _schedule(self, world: Clock) -> None:
+        now = world.now
         candidates: list[float] = []
-        if self.running:
-            for stock in self.stocks.values():
-                to_empty = stock.days_to_empty()
-                if to_empty < math.inf:
-                    candidates.append(to_empty)
-                    if self.at_risk_since is None:
-                        candidates.append(to_empty - self.world.at_risk)
+        if self.stopped_since is None:
+            empty = self.days_to_empty()
+            if empty < math.inf:
+                candidates.append(empty)
+                if self.at_risk_since is None:
+                    candidates.append(empty - self.at_risk)
         elif self.restart_day is not None:
             candidates.append(self.restart_day - now)
+        else:
+            for item in self.inputs:
+                goal = min(self.threshold, item.cap)
+                if item.avail < 1.0 - EPS and item.level < goal - EPS and item.avail > EPS:
+                    candidates.append((goal - item.level) / self.inflow(item))
         waits = [math.ceil(c - EPS) for c in candidates if c > EPS]
-        return max(1, min(waits)) if waits else None
-
-    # --- state changes ----------------------------------------------------------------------
-    def _cause(self, stock: Stock) -> str:
-        if stock.name == "re":
-            return self.re_cause or "rare-earth supply cut"
-        return f"supplier {stock.name} stopped"
-
-    def _stop(self, now: int, cause: str) -> None:
-        self._end_risk(now)
-        self.running = False
-        self.restart_day = None
-        self.world.stopped(self, now, cause)
-        for customer in self.customers:
-            customer.set_available(self.firm.id, 0.0)
-
-    def _restart(self, now: int) -> None:
-        self.running = True
-        self.restart_day = None
-        self.world.restarted(self, now)
-        for customer in self.customers:
-            customer.set_available(self.firm.id, 1.0)
-
-    def _end_risk(self, now: int) -> None:
-        if self.at_risk_since is not None:
-            self.world.at_risk_interval(self, self.at_risk_since, now)
-            self.at_risk_since = None
+        day = now + max(1, min(waits)) if waits else None
+        if day != self.wake_day or day is None:
+            self.wake_day = day
+            if day is not None:
+                world.wake(self, day)

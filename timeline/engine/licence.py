@@ -1,188 +1,330 @@
-"""A firm's rare-earth supply under China's licensing regime.
+"""China's licence office and each firm's rare-earth supply under it.
 
-Two channels: `direct` (the share bought from China) and `extraterritorial` (the rest, reached
-only when the extraterritorial rule is active and the firm's Chinese content is at or above the
-threshold). A channel is blocked while some element it needs is licensed and not covered by an
-approved licence. When a channel becomes blocked the firm applies; the review ends after the
-regime's working days on China's calendar; the outcome is drawn from the firm's own random
-stream with the approval probability in force on the decision day. An approval (or the lifting
-of a control) restores the channel after the shipping lead time; a denial leads to a new
-application at once. When the regime shortens its review time, pending applications are
-decided by the shorter deadline (counted from the day they were filed), never before today.
+A firm's rare-earth input has up to four channels: `direct` (its purchases from China) and
+`other` (the rest, which the extraterritorial rule reaches when active and the firm's Chinese
+content is at or above the threshold), each split into a civil and a defence line by the firm's
+defence share. A channel is blocked while an element it needs is licensed and neither covered
+by an approved licence nor by a general licence.
+
+The office works like a server with drawn service times. A blocked channel applies; the review
+takes China's working days drawn from the regime's lognormal (median `review_working_days`,
+90th percentile `review_working_days * review_spread`) by the quantile of the application's own
+keyed uniform number; the decision approves with the probability for the destination and end
+use; a denial is followed by a re-review (median `rereview_working_days`). When the regime's pace
+changes, every pending application is re-dated at the new pace with its same number (never
+before today). Why not a queue with a capacity: the 2025 record gives review times and shares
+approved, not the office's staffing; a drawn review time reproduces both with two parameters.
+
+Goods already shipped when a channel is blocked still arrive, for the firm's lead time. After an
+approval (or a lifted control, or a general licence) goods arrive after a lead time drawn per
+restoration: by air with the scenario's air-freight share, else by sea (the firm's lead time).
+Magnets bought from a magnet maker in the table are part of the `other` share and flow at that
+maker's output rate.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+import math
+from dataclasses import dataclass, field
+from statistics import NormalDist
+from typing import Protocol
 
-from timeline.model.policy import PolicyState, destination_of
+from timeline.engine.streams import Streams
+from timeline.engine.trace import Kind, Recorder
+from timeline.model.policy import RARE_EARTHS, PolicyState, destination_of
+from timeline.model.scenario import Firm, WorkingCalendar
 
-if TYPE_CHECKING:
-    from timeline.engine.firm import FirmProcess
-    from timeline.engine.world import World
+_Z90 = NormalDist().inv_cdf(0.9)
+ELEMENT_BITS = {symbol: 1 << i for i, symbol in enumerate(sorted(RARE_EARTHS))}
+CHANNELS = (("direct", "civil"), ("direct", "defence"), ("other", "civil"), ("other", "defence"))
+
+
+def element_mask(elements: frozenset[str]) -> int:
+    return sum(ELEMENT_BITS[e] for e in elements)
+
+
+def review_days(median: float, spread: float, u: float) -> int:
+    """Working days of a review: the u-quantile of a lognormal with this median and p90."""
+    if median <= 0:
+        return 0
+    if spread <= 1.0:
+        return round(median)
+    sigma = math.log(spread) / _Z90
+    return max(0, round(median * math.exp(sigma * NormalDist().inv_cdf(u))))
+
+
+class Office(Protocol):
+    """What a supply needs of the world."""
+
+    now: int
+    policy: PolicyState
+    streams: Streams
+    calendar: WorkingCalendar
+    record: Recorder
+    air_share: float
+    air_days: int
+
+    def date(self, day: int) -> dt.date: ...
+    def day(self, date: dt.date) -> int: ...
+    def at(self, day: int, kind: int, supply: Supply, channel: int) -> None: ...
+    def feed(self, supply: Supply) -> None: ...
 
 
 @dataclass
 class Channel:
-    name: str
-    share: float
+    """The licensing state of one channel. Every pending timer is a field."""
+
+    index: int
+    route: str
+    end_use: str
     controlled: frozenset[str] = frozenset()
     covered: frozenset[str] = frozenset()
     requested: frozenset[str] = frozenset()
+    general: bool = False
     flowing: bool = True
-    application: int | None = None
-    applied_on: dt.date | None = None
-    decision: dt.date | None = None
-    token: int = 0
+    applications: int = 0
+    pending: bool = False
+    rereview: bool = False
+    applied_day: int = 0
+    due_day: int | None = None
+    dry_day: int | None = None
+    arrive_day: int | None = None
+    restores: int = 0
+    lead_days: int = 0
 
     @property
     def missing(self) -> frozenset[str]:
-        return self.controlled - self.covered
+        return frozenset() if self.general else self.controlled - self.covered
 
 
-class RareEarthSupply:
-    """The licensing state of one firm's rare-earth input, feeding its `re` stock."""
+@dataclass
+class Supply:
+    """The rare-earth supply of one firm: channels, and its magnet suppliers' rates."""
 
-    def __init__(self, world: World, owner: FirmProcess) -> None:
-        self.world = world
-        self.owner = owner
-        firm = owner.firm
-        self.destination = destination_of(firm.country)
-        self.channels = [
-            Channel("direct", firm.china_share),
-            Channel("extraterritorial", 1.0 - firm.china_share),
-        ]
-        self._applications = 0
+    firm_index: int
+    firm: Firm
+    destination: str
+    china: float
+    rest: float
+    defence: float
+    lead: int
+    magnets: dict[int, tuple[float, float]] = field(default_factory=dict)
+    # magnet supplier firm index -> (share of the firm's magnets, that supplier's output rate)
+    channels: list[Channel] = field(default_factory=list)
 
+    @classmethod
+    def of(cls, index: int, firm: Firm, magnets: dict[int, float], lead: int) -> Supply:
+        supply = cls(
+            index,
+            firm,
+            destination_of(firm.country),
+            firm.china_share,
+            max(0.0, 1.0 - firm.china_share - sum(magnets.values())),
+            firm.defence,
+            lead,
+            {k: (share, 1.0) for k, share in magnets.items()},
+        )
+        supply.channels = [Channel(i, route, use) for i, (route, use) in enumerate(CHANNELS)]
+        return supply
+
+    def share(self, channel: Channel) -> float:
+        line = self.defence if channel.end_use == "defence" else 1.0 - self.defence
+        if channel.route == "direct":
+            return line * self.china
+        return line * (self.rest + sum(s for s, _ in self.magnets.values()))
+
+    def avail(self) -> float:
+        """The share of normal rare-earth supply arriving now."""
+        other = self.rest + sum(share * rate for share, rate in self.magnets.values())
+        total = 0.0
+        for channel in self.channels:
+            if channel.flowing:
+                line = self.defence if channel.end_use == "defence" else 1.0 - self.defence
+                total += line * (self.china if channel.route == "direct" else other)
+        return min(1.0, total)
+
+    def china_flow(self) -> float:
+        """The share of normal direct Chinese purchases arriving now (for flows.csv)."""
+        if self.china <= 0:
+            return 0.0
+        return sum(self.share(c) for c in self.channels if c.route == "direct" and c.flowing) / (
+            self.china
+        )
+
+    # --- the regime changes -------------------------------------------------------------------
     def controlled(self, channel: Channel, policy: PolicyState) -> frozenset[str]:
-        firm = self.owner.firm
-        used = firm.elements & policy.licensed_elements
-        if channel.share <= 0 or not used:
+        used = self.firm.elements & policy.licensed_elements
+        if self.share(channel) <= 0 or not used:
             return frozenset()
-        if channel.name == "direct":
+        if channel.route == "direct":
             return used
-        content_pct = firm.china_content_share * 100
         reached = (
             policy.extraterritorial
-            and firm.china_content_share > 0
-            and content_pct >= policy.extraterritorial_threshold_pct
+            and self.firm.china_content_share > 0
+            and self.firm.china_content_share * 100 >= policy.extraterritorial_threshold_pct
         )
         return used if reached else frozenset()
 
-    def on_policy(self, policy: PolicyState) -> None:
-        """React to a change of the licensing regime."""
+    def on_policy(self, office: Office) -> None:
+        """React to a change of what is licensed or covered."""
+        policy = office.policy
         for channel in self.channels:
-            was_blocked = bool(channel.missing)
+            was = bool(channel.missing)
             channel.controlled = self.controlled(channel, policy)
-            if channel.missing and not was_blocked:
-                channel.flowing = False
-                channel.token += 1
-                self._record(
-                    "supply-cut",
-                    "CN",
-                    f"{channel.name} supply cut",
-                    f"licence needed for {' '.join(sorted(channel.missing))}",
+            was_general = channel.general
+            channel.general = bool(channel.controlled) and any(
+                g.covers(self.destination, self.firm.sector, self.firm.id, channel.end_use)
+                for g in policy.general_licences
+            )
+            if channel.missing and not was:
+                self._cut(office, channel)
+            elif was and not channel.missing:
+                channel.pending = False
+                channel.due_day = None
+                why = (
+                    Kind.GENERAL_LICENCE
+                    if channel.general and not was_general
+                    else (Kind.CONTROLS_LIFTED)
                 )
-            elif was_blocked and not channel.missing:
-                channel.application = None
-                self._release(channel, "controls lifted")
-            if channel.missing and channel.application is None:
-                self._apply(channel)
-        self._feed()
+                office.record(office.now, why, self.firm_index, channel.index)
+                self._release(office, channel)
+            if channel.missing and not channel.pending:
+                self._apply(office, channel)
+        office.feed(self)
 
-    def on_review_shortened(self, policy: PolicyState) -> None:
-        """Bring forward the decision of pending applications to the new, shorter deadline."""
-        world = self.world
-        today = world.scale.to_date(world.env.now)
+    def on_pace(self, office: Office) -> None:
+        """Re-date pending applications at the regime's new pace (never before today)."""
         for channel in self.channels:
-            if channel.application is None:
+            if not channel.pending or channel.due_day is None:
                 continue
-            review = policy.review_working_days
-            sooner = max(world.calendar.add_working_days(channel.applied_on, review), today)
-            if sooner < channel.decision:
-                self._record(
-                    "licence-review-shortened",
-                    "CN",
-                    f"licence review shortened ({channel.name})",
-                    f"review now {review} working days; decision due {sooner.isoformat()} "
-                    f"instead of {channel.decision.isoformat()}",
+            due = max(office.now, self._due(office, channel))
+            if due != channel.due_day:
+                office.record(
+                    office.now,
+                    Kind.REVIEW_MOVED,
+                    self.firm_index,
+                    channel.index,
+                    a=channel.applications,
+                    b=due,
+                    x=float(channel.due_day),
                 )
-                self._schedule(channel, sooner)
+                channel.due_day = due
+                office.at(due, DECIDE, self, channel.index)
 
-    def _apply(self, channel: Channel, again: bool = False) -> None:
-        """File an application. A new one after a denial takes at least one working day, so
-        a regime with no review time and no approval cannot loop within a day."""
-        world = self.world
-        today = world.scale.to_date(world.env.now)
-        review = max(world.policy.review_working_days, 1 if again else 0)
-        decision = world.calendar.add_working_days(today, review)
-        channel.applied_on = today
+    # --- applications -------------------------------------------------------------------------
+    def _due(self, office: Office, channel: Channel) -> int:
+        return self._review(office, channel)[0]
+
+    def _review(self, office: Office, channel: Channel) -> tuple[int, int]:
+        """The decision day of the channel's application and its working days of review."""
+        policy = office.policy
+        median = policy.rereview_working_days if channel.rereview else policy.review_working_days
+        u = office.streams.uniform("review", self.firm.id, channel.index, channel.applications)
+        days = review_days(median, policy.review_spread, u)
+        if channel.rereview:
+            days = max(days, 1)  # no same-day loop when review is 0 and approval 0
+        due = office.calendar.add_working_days(office.date(channel.applied_day), days)
+        return office.day(due), days
+
+    def _apply(self, office: Office, channel: Channel, rereview: bool = False) -> None:
+        channel.applications += 1
+        channel.pending = True
+        channel.rereview = rereview
+        channel.applied_day = office.now
         channel.requested = channel.missing
-        self._record(
-            "licence-applied",
-            "CN",
-            f"licence applied for ({channel.name} supply)",
-            f"{' '.join(sorted(channel.missing))}; review {review} working days, "
-            f"decision due {decision.isoformat()}",
+        channel.due_day, days = self._review(office, channel)
+        office.record(
+            office.now,
+            Kind.REREVIEW if rereview else Kind.APPLIED,
+            self.firm_index,
+            channel.index,
+            a=channel.applications,
+            b=channel.due_day,
+            x=float(days),
         )
-        self._schedule(channel, decision)
+        office.at(channel.due_day, DECIDE, self, channel.index)
 
-    def _schedule(self, channel: Channel, decision: dt.date) -> None:
-        """(Re)schedule the decision; an earlier schedule of this channel becomes void."""
-        self._applications += 1
-        channel.application = self._applications
-        channel.decision = decision
-        self.world.env.process(self._review(channel, channel.application, decision))
-
-    def _review(self, channel: Channel, application: int, decision):
-        world = self.world
-        yield world.env.timeout(world.scale.to_day(decision) - world.env.now)
-        if channel.application != application:
-            return  # void: the control was lifted, or the decision was brought forward
-        channel.application = None
-        firm = self.owner.firm
-        p = world.policy.approval_probability(self.destination, firm.end_use)
-        draw = world.rng(firm.id).random()
-        terms = f"{self.destination} {firm.end_use}, approval probability {p:g}"
-        if draw < p:
+    def decide(self, office: Office, channel: Channel) -> None:
+        if not channel.pending or channel.due_day != office.now:
+            return  # void: lifted, covered, or re-dated
+        channel.pending = False
+        channel.due_day = None
+        p = office.policy.approval_probability(self.destination, channel.end_use)
+        u = office.streams.uniform("approve", self.firm.id, channel.index, channel.applications)
+        if u < p:
             channel.covered = channel.covered | channel.requested
-            self._record("licence-approved", "CN", f"licence approved ({channel.name})", terms)
+            office.record(
+                office.now,
+                Kind.APPROVED,
+                self.firm_index,
+                channel.index,
+                channel.applications,
+                x=p,
+            )
             if channel.missing:  # elements controlled after filing need their own licence
-                self._apply(channel, again=True)
+                self._apply(office, channel, rereview=True)
             else:
-                self._release(channel, "licence approved")
+                self._release(office, channel)
         else:
-            self._record("licence-denied", "CN", f"licence denied ({channel.name})", terms)
-            if channel.missing:
-                self._apply(channel, again=True)
+            office.record(
+                office.now,
+                Kind.DENIED,
+                self.firm_index,
+                channel.index,
+                channel.applications,
+                x=p,
+            )
+            self._apply(office, channel, rereview=True)
+        office.feed(self)
 
-    def _release(self, channel: Channel, why: str) -> None:
-        channel.token += 1
-        self.world.env.process(self._arrive(channel, channel.token, why))
+    # --- goods --------------------------------------------------------------------------------
+    def _cut(self, office: Office, channel: Channel) -> None:
+        channel.arrive_day = None
+        if channel.flowing and channel.dry_day is None:
+            channel.dry_day = office.now + self.lead
+            office.record(
+                office.now,
+                Kind.SUPPLY_CUT,
+                self.firm_index,
+                channel.index,
+                a=element_mask(channel.missing),
+                b=channel.dry_day,
+            )
+            office.at(channel.dry_day, DRY, self, channel.index)
 
-    def _arrive(self, channel: Channel, token: int, why: str):
-        lead = self.owner.firm.lead_time_days
-        yield self.world.env.timeout(lead)
-        if channel.token != token or channel.missing:
+    def dry(self, office: Office, channel: Channel) -> None:
+        if channel.dry_day != office.now:
             return
+        channel.dry_day = None
+        channel.flowing = False
+        office.record(office.now, Kind.SUPPLY_DRY, self.firm_index, channel.index)
+        office.feed(self)
+
+    def _release(self, office: Office, channel: Channel) -> None:
+        if channel.flowing:  # goods still in transit: they keep coming
+            channel.dry_day = None
+            return
+        channel.restores += 1
+        u = office.streams.uniform("lead", self.firm.id, channel.index, channel.restores)
+        lead = min(self.lead, office.air_days) if u < office.air_share else self.lead
+        channel.lead_days = lead
+        channel.arrive_day = office.now + lead
+        office.at(channel.arrive_day, ARRIVE, self, channel.index)
+
+    def arrive(self, office: Office, channel: Channel) -> None:
+        if channel.arrive_day != office.now or channel.missing:
+            return
+        channel.arrive_day = None
         channel.flowing = True
-        self._record(
-            "supply-restored",
-            "CN",
-            f"{channel.name} supply restored",
-            f"{why}; shipments arrive after {lead} days' lead time",
+        office.record(
+            office.now,
+            Kind.RESTORED,
+            self.firm_index,
+            channel.index,
+            a=channel.lead_days,
         )
-        self._feed()
+        office.feed(self)
 
-    def _feed(self) -> None:
-        available = sum(c.share for c in self.channels if c.flowing)
-        blocked = sorted({e for c in self.channels for e in c.missing})
-        cause = (
-            f"licence pending: {' '.join(blocked)}" if blocked else "awaiting licensed shipments"
-        )
-        self.owner.set_available("re", min(1.0, available), cause)
 
-    def _record(self, event_id: str, actor: str, title: str, detail: str) -> None:
-        self.world.record(event_id, "licence", actor, self.owner.firm.id, title, detail)
+DECIDE, DRY, ARRIVE = 1, 2, 3

@@ -1,207 +1,410 @@
-"""Run one branch of a scenario with SimPy and return flat records of what happened.
+"""Run one branch of a scenario with SimPy and return flat, numeric records of what happened.
 
 The engine knows nothing of files, terminals or pandas: it takes a validated `Scenario`, a
-branch id and a seed, and returns a `RunResult`. `timeline.results.tables` turns that into tables.
+branch id, a seed and a replicate number, and returns a `RunResult`.
 
-Order of events on one day: the policy process runs first, by construction (its timeouts are
-created before any other), and applies that day's events in schedule order (date, `order`,
-catalog position) as one batch, then tells the firms whose licensing changed; firm, licence and
-shipment processes then run in SimPy's order (time, priority, insertion), which is
-deterministic. Every state change is appended to the log with a running `seq`.
+Order of events on one day, by construction (SimPy sorts by time, then priority): the policy
+batch first (priority 0: that day's events in schedule order, then the firms' licensing
+reacts), then licence decisions (1), then goods running dry or arriving (2), then plants waking
+by themselves (3); within a class, by firm and channel. A plant's reaction to a change from
+outside is immediate (a supplier's stop reaches its customers within the same step). Nothing
+depends on the order in which timers were created, so a world restored from a snapshot runs on
+exactly as the original.
 """
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
-import random
 from dataclasses import dataclass, field
-from typing import NamedTuple
 
 import simpy
+from simpy.events import Event
 
-from timeline.engine.firm import Episode, FirmProcess
-from timeline.engine.licence import RareEarthSupply
+from timeline.engine.firm import EPS, Input, Plant
+from timeline.engine.licence import ARRIVE, DECIDE, DRY, Supply
+from timeline.engine.params import FirmParams, draw_params
+from timeline.engine.streams import Streams
+from timeline.engine.trace import Kind, NullRecorder, Record, Recorder
 from timeline.model.policy import PolicyState
 from timeline.model.scenario import Scenario
 from timeline.model.schedule import Scheduled, resolve
-from timeline.model.timescale import Timescale
 
-_LICENSING_FIELDS = ("licensed_elements", "extraterritorial", "extraterritorial_threshold_pct")
-
-
-class LogRecord(NamedTuple):
-    """One state change, as one flat record (a row of events.csv once dated)."""
-
-    day: int
-    seq: int
-    event_id: str
-    kind: str
-    actor: str
-    subject: str
-    title: str
-    detail: str
-    source: str
+_LICENSING = ("licensed_elements", "extraterritorial", "extraterritorial_threshold_pct")
+_PACE = ("review_working_days", "review_spread", "rereview_working_days")
+_CLASS = 10**8  # priority = class * _CLASS + firm * 4 + channel
+POLICY, WAKE = 0, 3
 
 
 @dataclass
 class RunResult:
-    """Everything a run produced, as flat records. Days count from `start` (day 0)."""
+    """What one run produced, as flat records. Days count from `start` (day 0).
 
-    scenario: Scenario
+    `rates` are the change points of each plant's output rate (day, firm index, rate, cause:
+    -1 rare earths or the supplier's firm index, meaningful when the rate is below 1);
+    `flows` those of the share of normal direct Chinese supply each buyer receives, restocking
+    included (day, firm index, share). It carries the scenario's fingerprint, not the scenario.
+    """
+
     branch: str
     seed: int
+    replicate: int
     start: dt.date
     days: int
+    fingerprint: str
+    firm_ids: tuple[str, ...]
     schedule: list[Scheduled]
-    log: list[LogRecord] = field(default_factory=list)
-    episodes: list[Episode] = field(default_factory=list)
+    records: list[Record] = field(default_factory=list)
+    rates: list[tuple[int, int, float, int]] = field(default_factory=list)
+    flows: list[tuple[int, int, float]] = field(default_factory=list)
+    at_risk: list[tuple[int, int, int]] = field(default_factory=list)
+    first_cut: dict[int, int] = field(default_factory=dict)
+    recovered: dict[int, int] = field(default_factory=dict)
     policy_changes: list[tuple[int, PolicyState]] = field(default_factory=list)
-    at_risk: list[tuple[str, int, int]] = field(default_factory=list)
-    first_cut: dict[str, int] = field(default_factory=dict)
-    recovered: dict[str, int] = field(default_factory=dict)
+    params: list[FirmParams] = field(default_factory=list)
 
     def date(self, day: int) -> dt.date:
         return self.start + dt.timedelta(days=day)
 
 
-class World:
-    """The simulation of one branch: policy process, firm processes, and their records."""
+class _Call(Event):
+    """A timer that calls `fn(*args)` when due: one SimPy event, no process around it."""
 
-    def __init__(self, scenario: Scenario, branch: str, seed: int, days: int) -> None:
+    def __init__(self, env: simpy.Environment, day: int, priority: int, fn, *args) -> None:
+        self.env = env
+        self.callbacks = [self._fire]
+        self._ok = True
+        self._value = None
+        self._call = (fn, args)
+        env.schedule(self, priority, day - env.now)
+
+    def _fire(self, _event: Event) -> None:
+        fn, args = self._call
+        fn(*args)
+
+
+class World:
+    """The simulation of one branch: the policy process, plants, supplies and their records."""
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        branch: str,
+        streams: Streams,
+        days: int,
+        record: bool = True,
+    ) -> None:
+        self.scenario = scenario
         self.env = simpy.Environment()
-        self.scale = Timescale(scenario.start)
+        self.start_date = scenario.start
         self.calendar = scenario.calendar
+        self.streams = streams
         self.policy = scenario.initial_policy
-        self.restock_rate = scenario.parameters.restock_rate.value
-        self.at_risk = scenario.parameters.at_risk_days.value
-        self.seed = seed
-        self._rngs: dict[str, random.Random] = {}
+        parameters = scenario.parameters
+        self.air_share = parameters.air_freight_share.value
+        self.air_days = int(parameters.air_freight_days.value)
+        self.record = Recorder() if record else NullRecorder()
+        schedule = resolve(scenario, branch)
+        ids = tuple(f.id for f in scenario.firms)
         self.result = RunResult(
-            scenario, branch, seed, scenario.start, days, resolve(scenario, branch)
+            branch,
+            streams.seed,
+            streams.replicate,
+            scenario.start,
+            days,
+            scenario.fingerprint,
+            ids,
+            schedule,
+            records=self.record.records,
+            params=draw_params(scenario, streams),
         )
         self.result.policy_changes.append((0, self.policy))
-        # One timeout per event day, created before anything else: on each day SimPy then runs
-        # the policy batch before every other event of that day (same time and priority go by
-        # creation order), so licence decisions and firms see that day's policy.
         batches: dict[int, list[Scheduled]] = {}
-        for item in self.result.schedule:
-            batches.setdefault(self.scale.to_day(item.date), []).append(item)
-        self._batches = [(self.env.timeout(day), items) for day, items in batches.items()]
-        self._open: dict[str, Episode] = {}
-        self.firms = {firm.id: FirmProcess(self, firm) for firm in scenario.firms}
-        for proc in self.firms.values():
-            for link in proc.firm.suppliers:
-                self.firms[link.firm].customers.append(proc)
-        self.supplies = [
-            RareEarthSupply(self, proc) for proc in self.firms.values() if proc.firm.elements
-        ]
-        self.env.process(self.policy_process())
+        for item in schedule:
+            batches.setdefault(self.day(item.date), []).append(item)
+        self.batches = sorted(batches.items())
+        self.next_batch = 0
+        self.plants, self.supplies = self._build(scenario, self.result.params)
+        self.by_firm = {s.firm_index: s for s in self.supplies}
+        self.china = [0.0] * len(self.plants)
 
-    def rng(self, firm_id: str) -> random.Random:
-        """The random stream of one firm: independent of every other firm's draws."""
-        if firm_id not in self._rngs:
-            self._rngs[firm_id] = random.Random(f"{self.seed}/{firm_id}")
-        return self._rngs[firm_id]
-
-    def policy_process(self):
-        for supply in self.supplies:  # controls already in force on the start date
-            supply.on_policy(self.policy)
-        for timeout, items in self._batches:
-            yield timeout
-            before = self.policy
-            for item in items:
-                self.apply(item)
-            self.result.policy_changes.append((int(self.env.now), self.policy))
-            if any(getattr(before, f) != getattr(self.policy, f) for f in _LICENSING_FIELDS):
-                for supply in self.supplies:
-                    supply.on_policy(self.policy)
-            if self.policy.review_working_days < before.review_working_days:
-                for supply in self.supplies:
-                    supply.on_review_shortened(self.policy)
-
-    def apply(self, item: Scheduled) -> None:
-        event = item.event
-        before = self.policy
-        self.policy = before.apply(event.effects)
-        old, new = before.flat(), self.policy.flat()
-        changes = [f"{k} {old[k]} -> {new[k]}" for k in new if old[k] != new[k]]
-        detail = "; ".join(part for part in [event.outcome.strip(), ", ".join(changes)] if part)
-        self.record(event.id, event.kind, event.actor, "", event.title, detail, event.source)
-
-    def record(
-        self,
-        event_id: str,
-        kind: str,
-        actor: str,
-        subject: str,
-        title: str,
-        detail: str,
-        source: str = "",
-    ) -> None:
-        log = self.result.log
-        log.append(
-            LogRecord(
-                int(self.env.now),
-                len(log),
-                event_id,
-                kind,
-                actor,
-                subject,
-                title,
-                " ".join(detail.split()),
-                " ".join(source.split()),
+    def _build(
+        self, scenario: Scenario, params: list[FirmParams]
+    ) -> tuple[list[Plant], list[Supply]]:
+        index = {firm.id: i for i, firm in enumerate(scenario.firms)}
+        p = scenario.parameters
+        plants: list[Plant] = []
+        supplies: list[Supply] = []
+        for i, (firm, fp) in enumerate(zip(scenario.firms, params, strict=True)):
+            inputs: list[Input] = []
+            magnets: dict[int, float] = {}
+            for link in firm.suppliers:
+                supplier = scenario.firms[index[link.firm]]
+                if firm.elements and supplier.sector.startswith("magnets"):
+                    magnets[index[link.firm]] = link.share
+            if firm.elements:
+                cover = max(
+                    [fp.inventory]
+                    + [
+                        b
+                        for link, b in zip(firm.suppliers, fp.buffers, strict=True)
+                        if index[link.firm] in magnets
+                    ]
+                )
+                inputs.append(Input(-1, cover, cover))
+                supplies.append(Supply.of(i, firm, magnets, fp.lead))
+            plant = Plant(
+                i,
+                inputs,
+                p.restock_rate.value,
+                p.at_risk_days.value,
+                p.restart_threshold_days.value,
+                fp.ramp,
             )
+            for link, buffer in zip(firm.suppliers, fp.buffers, strict=True):
+                j = index[link.firm]
+                if j in magnets:
+                    continue
+                plant.inputs.append(Input(j, buffer, buffer))
+            plants.append(plant)
+        for plant in plants:
+            for position, item in enumerate(plant.inputs):
+                if item.source >= 0:
+                    plants[item.source].customers.append((plant.index, position, 0.0))
+        for supply in supplies:
+            for j, (share, _) in supply.magnets.items():
+                plants[j].customers.append((supply.firm_index, -1, share))
+        for plant in plants:  # link shares of parts
+            for k, (customer, position, _) in enumerate(plant.customers):
+                if position >= 0:
+                    firm = scenario.firms[customer]
+                    link = next(x for x in firm.suppliers if index[x.firm] == plant.index)
+                    plant.customers[k] = (customer, position, link.share)
+        return plants, supplies
+
+    # --- time -----------------------------------------------------------------------------------
+    @property
+    def now(self) -> int:
+        return int(self.env.now)
+
+    def day(self, date: dt.date) -> int:
+        return (date - self.start_date).days
+
+    def date(self, day: int) -> dt.date:
+        return self.start_date + dt.timedelta(days=day)
+
+    # --- timers ---------------------------------------------------------------------------------
+    def at(self, day: int, kind: int, supply: Supply, channel: int) -> None:
+        _Call(
+            self.env,
+            day,
+            kind * _CLASS + supply.firm_index * 4 + channel,
+            self._due,
+            kind,
+            supply,
+            channel,
         )
 
-    # --- called by firm processes -----------------------------------------------------------
-    def stopped(self, proc: FirmProcess, day: int, cause: str) -> None:
-        episode = Episode(proc.firm.id, day, cause)
-        self._open[proc.firm.id] = episode
-        self.result.episodes.append(episode)
-        self.record(
-            "firm-stopped",
-            "firm",
-            proc.firm.country,
-            proc.firm.id,
-            f"{proc.firm.name} stops",
-            cause,
-        )
+    def _due(self, kind: int, supply: Supply, channel: int) -> None:
+        target = supply.channels[channel]
+        if kind == DECIDE:
+            supply.decide(self, target)
+        elif kind == DRY:
+            supply.dry(self, target)
+        elif kind == ARRIVE:
+            supply.arrive(self, target)
 
-    def restarted(self, proc: FirmProcess, day: int) -> None:
-        episode = self._open.pop(proc.firm.id)
-        episode.restart_day = day
-        self.record(
-            "firm-restarted",
-            "firm",
-            proc.firm.country,
-            proc.firm.id,
-            f"{proc.firm.name} restarts",
-            f"inputs flow again; after {proc.firm.ramp_days} days' ramp-up; "
-            f"stopped {day - episode.stop_day} days",
-        )
+    def wake(self, plant: Plant, day: int) -> None:
+        _Call(self.env, day, WAKE * _CLASS + plant.index * 4, self._woken, plant, day)
 
-    def at_risk_interval(self, proc: FirmProcess, start: int, end: int) -> None:
+    def _woken(self, plant: Plant, day: int) -> None:
+        if plant.wake_day == day:
+            plant.wake_day = None
+            plant.update(self)
+            self._flow(plant)
+
+    # --- what plants and supplies report -----------------------------------------------------
+    def feed(self, supply: Supply) -> None:
+        plant = self.plants[supply.firm_index]
+        plant.set_avail(self, 0, supply.avail())
+        self._flow(plant)
+
+    def rate_changed(self, plant: Plant, now: int, before: float) -> None:
+        cause = plant.cause() if plant.rate < 1.0 else 0
+        self.result.rates.append((now, plant.index, plant.rate, cause))
+        for customer, position, share in plant.customers:
+            if position >= 0:
+                self.plants[customer].set_avail(self, position, 1.0 - share * (1.0 - plant.rate))
+            else:
+                supply = self.by_firm[customer]
+                magnet_share, _ = supply.magnets[plant.index]
+                supply.magnets[plant.index] = (magnet_share, plant.rate)
+                self.feed(supply)
+        self._flow(plant)
+
+    def at_risk(self, plant: Plant, start: int, end: int) -> None:
         if end > start:
-            self.result.at_risk.append((proc.firm.id, start, end))
+            self.result.at_risk.append((plant.index, start, end))
+
+    def _flow(self, plant: Plant) -> None:
+        supply = self.by_firm.get(plant.index)
+        if supply is None or supply.china <= 0:
+            return
+        item = plant.inputs[0]
+        share = supply.china_flow()
+        if share > 0 and item.avail >= 1.0 - EPS:
+            share *= plant.inflow(item)
+        if abs(share - self.china[plant.index]) > EPS:
+            self.china[plant.index] = share
+            self.result.flows.append((self.now, plant.index, share))
+
+    # --- policy -----------------------------------------------------------------------------------
+    def _policy_process(self):
+        while self.next_batch < len(self.batches):
+            day, items = self.batches[self.next_batch]
+            timer = Event(self.env)
+            timer._ok, timer._value = True, None
+            self.env.schedule(timer, POLICY, day - self.env.now)
+            yield timer
+            self.next_batch += 1
+            self.apply_batch(items)
+
+    def apply_batch(self, items: list[Scheduled]) -> None:
+        before = self.policy
+        for item in items:
+            self.policy = self.policy.apply(item.event.effects)
+            self.record(self.now, Kind.POLICY, a=item.seq)
+        self.result.policy_changes.append((self.now, self.policy))
+        licensing = any(getattr(before, f) != getattr(self.policy, f) for f in _LICENSING)
+        licensing = licensing or before.general_licences != self.policy.general_licences
+        if licensing:
+            for supply in self.supplies:
+                supply.on_policy(self)
+        if any(getattr(before, f) != getattr(self.policy, f) for f in _PACE):
+            for supply in self.supplies:
+                supply.on_pace(self)
+
+    # --- running ------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Apply the controls in force on day 0, then let every plant look at its stocks."""
+        for supply in self.supplies:
+            supply.on_policy(self)
+        for plant in self.plants:
+            plant.update(self)
+            self._flow(plant)
+        self.env.process(self._policy_process())
+
+    def run(self, until: int) -> None:
+        self.env.run(until=until)
 
     def finish(self) -> RunResult:
         end = self.result.days
-        for proc in self.firms.values():
-            if proc.at_risk_since is not None:
-                self.at_risk_interval(proc, proc.at_risk_since, end)
-            if proc.first_cut is not None:
-                self.result.first_cut[proc.firm.id] = proc.first_cut
-            if proc.recovered is not None:
-                self.result.recovered[proc.firm.id] = proc.recovered
+        for plant in self.plants:
+            if plant.at_risk_since is not None:
+                self.at_risk(plant, plant.at_risk_since, end)
+            if plant.first_cut is not None:
+                self.result.first_cut[plant.index] = plant.first_cut
+            if plant.recovered is not None:
+                self.result.recovered[plant.index] = plant.recovered
         return self.result
+
+    # --- state ------------------------------------------------------------------------------------
+    def snapshot(self) -> WorldState:
+        """The whole state between two days (after `run(until=day)`), as plain data."""
+        return WorldState(
+            day=self.now,
+            policy=self.policy,
+            next_batch=self.next_batch,
+            plants=copy.deepcopy(self.plants),
+            supplies=copy.deepcopy(self.supplies),
+            china=list(self.china),
+            result=copy.deepcopy(self.result),
+        )
+
+    @classmethod
+    def restore(cls, scenario: Scenario, state: WorldState) -> World:
+        """A world that runs on from `state` exactly as the one it was taken from."""
+        result = copy.deepcopy(state.result)
+        world = cls.__new__(cls)
+        world.scenario = scenario
+        world.env = simpy.Environment(initial_time=state.day)
+        world.start_date = scenario.start
+        world.calendar = scenario.calendar
+        world.streams = Streams(result.seed, result.replicate)
+        world.policy = state.policy
+        world.air_share = scenario.parameters.air_freight_share.value
+        world.air_days = int(scenario.parameters.air_freight_days.value)
+        world.record = Recorder()
+        world.record.records = result.records
+        world.result = result
+        batches: dict[int, list[Scheduled]] = {}
+        for item in result.schedule:
+            batches.setdefault(world.day(item.date), []).append(item)
+        world.batches = sorted(batches.items())
+        world.next_batch = state.next_batch
+        world.plants = copy.deepcopy(state.plants)
+        world.supplies = copy.deepcopy(state.supplies)
+        world.by_firm = {s.firm_index: s for s in world.supplies}
+        world.china = list(state.china)
+        for plant in world.plants:
+            if plant.wake_day is not None:
+                world.wake(plant, plant.wake_day)
+        for supply in world.supplies:
+            for channel in supply.channels:
+                for kind, day in (
+                    (DECIDE, channel.due_day if channel.pending else None),
+                    (DRY, channel.dry_day),
+                    (ARRIVE, channel.arrive_day),
+                ):
+                    if day is not None:
+                        world.at(day, kind, supply, channel.index)
+        world.env.process(world._policy_process())
+        return world
+
+
+@dataclass
+class WorldState:
+    """A running world between two days: plain data that pickles."""
+
+    day: int
+    policy: PolicyState
+    next_batch: int
+    plants: list[Plant]
+    supplies: list[Supply]
+    china: list[float]
+    result: RunResult
 
 
 def simulate(
-    scenario: Scenario, branch: str, seed: int = 0, until: dt.date | None = None
+    scenario: Scenario,
+    branch: str,
+    seed: int = 0,
+    until: dt.date | str | None = None,
+    replicate: int = 0,
+    record: bool = True,
 ) -> RunResult:
-    """Run `branch` of `scenario` from its start to `until` (default: its end), inclusive."""
-    last = min(until or scenario.end, scenario.end)
+    """Run `branch` of `scenario` from its start to `until` (default: its end), inclusive.
+
+    `until` may be a date or an ISO date string. `record=False` keeps no event trace (the
+    rates, flows and risk intervals are kept: they are what the metrics need).
+    """
+    scenario.branch(branch)  # an unknown branch is a TimelineError
+    last = min(_as_date(until) or scenario.end, scenario.end)
     days = (last - scenario.start).days + 1
-    world = World(scenario, branch, seed, days)
-    world.env.run(until=days)
+    world = World(scenario, branch, Streams(seed, replicate), max(days, 1), record)
+    world.start()
+    world.run(until=max(days, 1))
     return world.finish()
+
+
+def _as_date(value: dt.date | str | None) -> dt.date | None:
+    if value is None or isinstance(value, dt.date):
+        return value
+    from timeline.errors import TimelineError
+
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise TimelineError(
+            "until", "", f"{value!r} is not a date", "use an ISO date such as 2026-03-31"
+        ) from None

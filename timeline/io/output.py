@@ -40,7 +40,8 @@ def neutralise(frame: pd.DataFrame) -> pd.DataFrame:
 
 def csv_bytes(frame: pd.DataFrame) -> bytes:
     """RFC 4180 CSV: CRLF line ends, so a cell holding CR or LF is quoted and stays one cell."""
-    return neutralise(frame).to_csv(index=False, lineterminator="\r\n").encode("utf-8")
+    text = neutralise(frame).to_csv(index=False, lineterminator="\r\n", date_format="%Y-%m-%d")
+    return text.encode("utf-8")
 
 
 def is_ours(folder: Path) -> bool:

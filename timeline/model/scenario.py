@@ -259,6 +259,10 @@ class Parameters(_Strict):
     makeup_rate: Parameter = _assumed(
         0.0, "no lost output is made up later unless the scenario says so"
     )
+    air_freight_share: Parameter = _assumed(
+        0.0, "without a figure, goods resume by sea after an approval"
+    )
+    air_freight_days: Parameter = _assumed(3, "air freight from China takes about three days")
     value_added_share: dict[str, Parameter] = {
         "default": _assumed(1.0, "without a sector table, value added is the whole output")
     }

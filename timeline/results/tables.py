@@ -1,8 +1,7 @@
-"""Turn a `RunResult` into the planners' tables (pandas), vectorised over state changes.
+"""Turn one run into the planners' tables (pandas, typed: dates are datetime64 with NaT).
 
-Day-by-day columns come from change points: policy snapshots are forward-filled, and the
-number of firms stopped or at risk and the output lost are cumulative sums of +/- changes on
-the days episodes open and close. Nothing loops over firms x days.
+Day-by-day columns come from change points (see `timeline.results.metrics`); nothing loops over
+firms x days. Money is in whole US dollars.
 """
 
 from __future__ import annotations
@@ -11,19 +10,42 @@ import numpy as np
 import pandas as pd
 
 from timeline.engine.world import RunResult
+from timeline.model.policy import DESTINATIONS, destination_of
+from timeline.model.scenario import Scenario
+from timeline.results import events as ev
+from timeline.results import metrics as m
 
-EVENT_COLUMNS = ["date", "seq", "event_id", "kind", "actor", "subject", "title", "detail", "source"]
-STOPPAGE_COLUMNS = ["firm_id", "stop_date", "restart_date", "days", "output_lost_usd", "cause"]
+EVENT_COLUMNS = ev.EVENT_COLUMNS
+STOPPAGE_COLUMNS = [
+    "firm_id",
+    "start_date",
+    "full_output_date",
+    "days",
+    "days_stopped",
+    "min_output_rate",
+    "output_lost_usd",
+    "value_added_lost_usd",
+    "made_up_usd",
+    "cause",
+]
 FIRM_COLUMNS = [
     "firm_id",
     "name",
     "sector",
     "country",
+    "group",
     "end_use",
     "first_cut_date",
     "first_stop_date",
+    "first_curtailed_date",
     "days_stopped",
+    "days_curtailed",
     "output_lost_usd",
+    "value_added_lost_usd",
+    "made_up_usd",
+    "first_stop_since_branch_date",
+    "days_stopped_since_branch",
+    "value_added_lost_since_branch_usd",
     "time_to_survive_days",
     "time_to_recover_days",
     "risk_exposure_index",
@@ -33,66 +55,59 @@ COMPARE_COLUMNS = [
     "first_stop_date",
     "peak_firms_stopped",
     "peak_date",
-    "total_output_lost_usd",
+    "output_lost_usd",
+    "value_added_lost_usd",
     "firms_ever_stopped",
     "first_stop_since_branch_date",
     "peak_firms_stopped_since_branch",
     "peak_since_branch_date",
-    "output_lost_since_branch_usd",
+    "value_added_lost_since_branch_usd",
     "firms_stopped_at_end",
 ]
 
 
-def _dates(result: RunResult, days: pd.Series) -> pd.Series:
+def dates(result: RunResult, days) -> pd.Series:
+    """Day numbers (NaN for none) -> datetime64 dates (NaT for none)."""
+    days = pd.Series(days, dtype="Float64")
     base = pd.Timestamp(result.start)
-    return (base + pd.to_timedelta(days, unit="D")).dt.strftime("%Y-%m-%d")
+    out = base + pd.to_timedelta(days.astype("float64"), unit="D")
+    return out.astype("datetime64[ns]")
 
 
-def events_frame(result: RunResult) -> pd.DataFrame:
-    frame = pd.DataFrame(result.log, columns=["day", *EVENT_COLUMNS[1:]])
-    frame.insert(0, "date", _dates(result, frame["day"].astype("int64")))
+def events_frame(result: RunResult, scenario: Scenario) -> pd.DataFrame:
+    frame = pd.DataFrame(ev.rows(result, scenario), columns=["day", *EVENT_COLUMNS[1:]])
+    frame.insert(0, "date", dates(result, frame["day"]))
     return frame.drop(columns="day")[EVENT_COLUMNS]
 
 
-def _episodes(result: RunResult) -> pd.DataFrame:
-    # Whole dollars a day, so per-day, per-episode and per-firm totals add up exactly.
-    output = {firm.id: round(firm.daily_output_usd) for firm in result.scenario.firms}
-    rows = [
-        (e.firm_id, e.stop_day, e.restart_day, e.cause, output[e.firm_id]) for e in result.episodes
-    ]
-    frame = pd.DataFrame(rows, columns=["firm_id", "stop", "restart", "cause", "daily"])
-    frame["end"] = frame["restart"].fillna(result.days).astype("int64")
-    frame["days"] = frame["end"] - frame["stop"]
-    frame["lost"] = (frame["days"] * frame["daily"]).astype("int64")
-    return frame
+def _values(scenario: Scenario) -> m.FirmValues:
+    return m.FirmValues.of(scenario)
 
 
-def stoppages_frame(result: RunResult) -> pd.DataFrame:
-    ep = _episodes(result)
-    restart = ep["restart"].astype("Int64")
+def stoppages_frame(result: RunResult, scenario: Scenario) -> pd.DataFrame:
+    values = _values(scenario)
+    eps = m.episodes(result, values)
+    made = m.made_up(eps, values, scenario.parameters.makeup_rate.value, result.days)
+    ids = result.firm_ids
     frame = pd.DataFrame(
         {
-            "firm_id": ep["firm_id"],
-            "stop_date": _dates(result, ep["stop"]),
-            "restart_date": _dates(result, restart.fillna(0)).where(restart.notna(), ""),
-            "days": ep["days"],
-            "output_lost_usd": ep["lost"],
-            "cause": ep["cause"],
-        }
+            "firm_id": [ids[e.firm] for e in eps],
+            "start_date": dates(result, [e.start for e in eps]),
+            "full_output_date": dates(result, [e.end if e.ended else None for e in eps]),
+            "days": pd.array([e.end - e.start for e in eps], dtype="int64"),
+            "days_stopped": pd.array([e.days_stopped for e in eps], dtype="int64"),
+            "min_output_rate": [round(e.min_rate, 3) for e in eps],
+            "output_lost_usd": np.round([e.output_lost_usd for e in eps]).astype("int64"),
+            "value_added_lost_usd": np.round([e.value_added_lost_usd for e in eps]).astype("int64"),
+            "made_up_usd": np.round(made).astype("int64"),
+            "cause": [ev.cause_text(e.cause, scenario) for e in eps],
+        },
+        columns=STOPPAGE_COLUMNS,
     )
-    return frame.sort_values(["stop_date", "firm_id"], kind="stable").reset_index(drop=True)
+    return frame.sort_values(["start_date", "firm_id"], kind="stable").reset_index(drop=True)
 
 
-def _counts(days: int, starts: pd.Series, ends: pd.Series, weights=None) -> np.ndarray:
-    """Per day, the (weighted) number of intervals [start, end) covering it."""
-    w = np.ones(len(starts)) if weights is None else np.asarray(weights, dtype=float)
-    delta = np.zeros(days + 1)
-    np.add.at(delta, np.asarray(starts, dtype=int), w)
-    np.add.at(delta, np.asarray(ends, dtype=int), -w)
-    return np.cumsum(delta)[:days]
-
-
-def timeline_frame(result: RunResult) -> pd.DataFrame:
+def timeline_frame(result: RunResult, scenario: Scenario) -> pd.DataFrame:
     days = result.days
     changes = (
         pd.DataFrame([{"day": day, **state.flat()} for day, state in result.policy_changes])
@@ -101,74 +116,147 @@ def timeline_frame(result: RunResult) -> pd.DataFrame:
     )
     policy = changes.reindex(range(days)).ffill().reset_index(drop=True)
     policy = policy.astype(changes.dtypes.to_dict())
-    ep = _episodes(result)
-    risk = pd.DataFrame(result.at_risk, columns=["firm_id", "start", "end"])
-    lost = _counts(days, ep["stop"], ep["end"], ep["daily"]).round().astype("int64")
-    frame = pd.DataFrame(
-        {
-            "date": _dates(result, pd.Series(range(days))),
-            "branch": result.branch,
-        }
-    )
+    d = m.daily(result, _values(scenario))
+    frame = pd.DataFrame({"date": dates(result, range(days)), "branch": result.branch})
     frame = pd.concat([frame, policy], axis=1)
-    frame["firms_stopped"] = _counts(days, ep["stop"], ep["end"]).astype("int64")
-    frame["firms_at_risk"] = _counts(days, risk["start"], risk["end"]).astype("int64")
+    frame["firms_stopped"] = d.firms_stopped
+    frame["firms_curtailed"] = d.firms_curtailed
+    frame["firms_at_risk"] = d.firms_at_risk
+    lost = np.round(d.output_lost_usd).astype("int64")
+    added = np.round(d.value_added_lost_usd).astype("int64")
     frame["output_lost_usd"] = lost
-    frame["cumulative_output_lost_usd"] = np.cumsum(lost)
+    frame["value_added_lost_usd"] = added
+    frame["cumulative_value_added_lost_usd"] = np.cumsum(added)
     return frame
 
 
-def firms_frame(result: RunResult) -> pd.DataFrame:
-    ep = _episodes(result)
-    per_firm = ep.groupby("firm_id").agg(
-        first_stop=("stop", "min"), days_stopped=("days", "sum"), lost=("lost", "sum")
+def firms_frame(result: RunResult, scenario: Scenario) -> pd.DataFrame:
+    values = _values(scenario)
+    s = m.spans(result)
+    eps = m.episodes(result, values, s)
+    made = m.made_up(eps, values, scenario.parameters.makeup_rate.value, result.days)
+    n = len(scenario.firms)
+    branch_day = (scenario.branch_point - scenario.start).days
+    stopped = s.rate <= 1e-9
+    length = s.end - s.start
+    first_stop = np.full(n, np.nan)
+    first_curtailed = np.full(n, np.nan)
+    first_stop_since = np.full(n, np.nan)
+    for f, a, is_stop in zip(s.firm.tolist(), s.start.tolist(), stopped.tolist(), strict=True):
+        if is_stop:
+            first_stop[f] = min(first_stop[f], a) if not np.isnan(first_stop[f]) else a
+        else:
+            first_curtailed[f] = (
+                min(first_curtailed[f], a) if not np.isnan(first_curtailed[f]) else a
+            )
+    later_start = np.maximum(s.start, branch_day)
+    later_len = np.clip(s.end - later_start, 0, None)
+    for f, a, is_stop, span in zip(
+        s.firm.tolist(), later_start.tolist(), stopped.tolist(), later_len.tolist(), strict=True
+    ):
+        if is_stop and span > 0 and (np.isnan(first_stop_since[f]) or a < first_stop_since[f]):
+            first_stop_since[f] = a
+    shortfall = (1.0 - s.rate) * length
+    lost = np.bincount(s.firm, shortfall * values.daily[s.firm], minlength=n)
+    added = np.bincount(s.firm, shortfall * values.value_added[s.firm], minlength=n)
+    added_since = np.bincount(
+        s.firm, (1.0 - s.rate) * later_len * values.value_added[s.firm], minlength=n
     )
-    firms = pd.DataFrame(
-        [(f.id, f.name, f.sector, f.country, f.end_use) for f in result.scenario.firms],
-        columns=["firm_id", "name", "sector", "country", "end_use"],
-    ).set_index("firm_id")
-    frame = firms.join(per_firm)
-    cut = pd.Series(result.first_cut, dtype="Int64").reindex(frame.index)
-    recovered = pd.Series(result.recovered, dtype="Int64").reindex(frame.index)
-    first_stop = frame["first_stop"].astype("Int64")
-    frame["first_cut_date"] = _optional_dates(result, cut)
-    frame["first_stop_date"] = _optional_dates(result, first_stop)
-    frame["days_stopped"] = frame["days_stopped"].fillna(0).astype("int64")
-    frame["output_lost_usd"] = frame["lost"].fillna(0).astype("int64")
-    frame["time_to_survive_days"] = first_stop - cut
-    frame["time_to_recover_days"] = recovered - cut
-    worst = frame["output_lost_usd"].max()
-    frame["risk_exposure_index"] = (frame["output_lost_usd"] / worst).round(3) if worst else 0.0
-    return frame.reset_index()[FIRM_COLUMNS]
+    days_stopped = np.bincount(s.firm, length * stopped, minlength=n)
+    days_stopped_since = np.bincount(s.firm, later_len * stopped, minlength=n)
+    days_curtailed = np.bincount(s.firm, length * ~stopped, minlength=n)
+    made_by_firm = np.bincount([e.firm for e in eps], made, minlength=n) if eps else np.zeros(n)
+    cut = np.array([result.first_cut.get(i, np.nan) for i in range(n)], dtype=float)
+    recovered = np.array([result.recovered.get(i, np.nan) for i in range(n)], dtype=float)
+    worst = added.max() if n else 0
+    firms = scenario.firms
+    return pd.DataFrame(
+        {
+            "firm_id": [f.id for f in firms],
+            "name": [f.name for f in firms],
+            "sector": [f.sector for f in firms],
+            "country": [f.country for f in firms],
+            "group": [f.group for f in firms],
+            "end_use": [f.end_use for f in firms],
+            "first_cut_date": dates(result, cut),
+            "first_stop_date": dates(result, first_stop),
+            "first_curtailed_date": dates(result, first_curtailed),
+            "days_stopped": days_stopped.astype("int64"),
+            "days_curtailed": days_curtailed.astype("int64"),
+            "output_lost_usd": np.round(lost).astype("int64"),
+            "value_added_lost_usd": np.round(added).astype("int64"),
+            "made_up_usd": np.round(made_by_firm).astype("int64"),
+            "first_stop_since_branch_date": dates(result, first_stop_since),
+            "days_stopped_since_branch": days_stopped_since.astype("int64"),
+            "value_added_lost_since_branch_usd": np.round(added_since).astype("int64"),
+            "time_to_survive_days": pd.array(first_stop - cut, dtype="Float64").astype("Int64"),
+            "time_to_recover_days": pd.array(recovered - cut, dtype="Float64").astype("Int64"),
+            "risk_exposure_index": np.round(added / worst, 3) if worst else np.zeros(n),
+        },
+        columns=FIRM_COLUMNS,
+    )
 
 
-def _optional_dates(result: RunResult, days: pd.Series) -> pd.Series:
-    return _dates(result, days.fillna(0).astype("int64")).where(days.notna().to_numpy(), "")
+def flows_frame(result: RunResult, scenario: Scenario) -> pd.DataFrame:
+    """Monthly share of normal direct Chinese rare-earth supply delivered, by destination.
 
-
-def summary(result: RunResult, timeline: pd.DataFrame | None = None) -> dict[str, object]:
-    """The headline figures of one branch (one row of compare.csv).
-
-    The `*_since_branch` figures count from the branch point on, where branches differ.
+    Weighted by each buyer's normal purchases from China (re_tonnes_per_year x china_share);
+    above 1 while buyers restock. Columns: month, destination (US, EU, ... and world),
+    flow_index.
     """
-    timeline = timeline_frame(result) if timeline is None else timeline
-    branch_day = (result.scenario.branch_point - result.start).days
-    stops = sorted(e.stop_day for e in result.episodes)
-    later = [day for day in stops if day >= branch_day]
+    firms = scenario.firms
+    weight = np.array([f.re_tonnes_per_year * f.china_share for f in firms], dtype=float)
+    dest = [destination_of(f.country) for f in firms]
+    n, days = len(firms), result.days
+    delivered: dict[int, np.ndarray] = {}  # per buyer, the share delivered each day
+    points: dict[int, list[tuple[int, float]]] = {}
+    for day, firm, share in result.flows:
+        points.setdefault(firm, []).append((day, share))
+    for firm in range(n):
+        if weight[firm] <= 0:
+            continue
+        daily = np.ones(days)
+        for day, share in points.get(firm, []):
+            daily[day:] = share
+        delivered[firm] = daily
+    month = dates(result, range(days)).dt.to_period("M")
+    rows = []
+    for name in [*DESTINATIONS, "world"]:
+        members = [f for f in delivered if name == "world" or dest[f] == name]
+        total = sum(weight[f] for f in members)
+        if total <= 0:
+            continue
+        mix = sum(delivered[f] * weight[f] for f in members) / total
+        by_month = pd.Series(mix).groupby(month.to_numpy()).mean()
+        for period, value in by_month.items():
+            rows.append((period.to_timestamp(), name, round(float(value), 4)))
+    frame = pd.DataFrame(rows, columns=["month", "destination", "flow_index"])
+    return frame.sort_values(["month", "destination"], kind="stable").reset_index(drop=True)
+
+
+def summary(result: RunResult, scenario: Scenario, timeline: pd.DataFrame | None = None) -> dict:
+    """The headline figures of one run (a row of compare.csv for a single run)."""
+    timeline = timeline_frame(result, scenario) if timeline is None else timeline
+    branch_day = (scenario.branch_point - result.start).days
+    s = m.spans(result)
+    stops = np.sort(s.start[s.rate <= 1e-9])
+    later = stops[stops >= branch_day]
     after = timeline.iloc[max(branch_day, 0) :]
     peak, peak_date = _peak(timeline)
     peak_after, peak_after_date = _peak(after)
+    iso = lambda day: result.date(int(day)).isoformat()  # noqa: E731
     return {
         "branch": result.branch,
-        "first_stop_date": result.date(stops[0]).isoformat() if stops else "",
+        "first_stop_date": iso(stops[0]) if len(stops) else "",
         "peak_firms_stopped": peak,
         "peak_date": peak_date,
-        "total_output_lost_usd": int(timeline["output_lost_usd"].sum()),
-        "firms_ever_stopped": len({e.firm_id for e in result.episodes}),
-        "first_stop_since_branch_date": result.date(later[0]).isoformat() if later else "",
+        "output_lost_usd": int(timeline["output_lost_usd"].sum()),
+        "value_added_lost_usd": int(timeline["value_added_lost_usd"].sum()),
+        "firms_ever_stopped": int(len(set(s.firm[s.rate <= 1e-9].tolist()))),
+        "first_stop_since_branch_date": iso(later[0]) if len(later) else "",
         "peak_firms_stopped_since_branch": peak_after,
         "peak_since_branch_date": peak_after_date,
-        "output_lost_since_branch_usd": int(after["output_lost_usd"].sum()),
+        "value_added_lost_since_branch_usd": int(after["value_added_lost_usd"].sum()),
         "firms_stopped_at_end": int(timeline["firms_stopped"].iloc[-1]) if len(timeline) else 0,
     }
 
@@ -178,4 +266,4 @@ def _peak(timeline: pd.DataFrame) -> tuple[int, str]:
     if timeline.empty or timeline["firms_stopped"].max() == 0:
         return 0, ""
     row = timeline["firms_stopped"].idxmax()
-    return int(timeline.loc[row, "firms_stopped"]), str(timeline.loc[row, "date"])
+    return int(timeline.loc[row, "firms_stopped"]), timeline.loc[row, "date"].date().isoformat()
