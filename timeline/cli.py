@@ -17,9 +17,9 @@ import typer
 
 from timeline.errors import TimelineError
 from timeline.io.loader import load_scenario
-from timeline.model.scenario import KEY_EVENTS, Scenario
 from timeline.model.schedule import resolve
-from timeline.run import ALL, BranchRun, branch_ids, run_branch, write_runs
+from timeline.run import ALL, branch_ids, simulate_branches, write_simulation
+from timeline.summary import print_summary, progress_bar
 
 app = typer.Typer(
     help="Dated impact timelines for a trade conflict, by outcome branch.",
@@ -74,19 +74,39 @@ def _date(value: str | None, option: str) -> dt.date | None:
         ) from None
 
 
+DEFAULT_RUNS = 200
+
+
 @app.command()
 def simulate(
     branch: Annotated[str, typer.Option(help="Branch id, or 'all' for every branch.")],
     scenario: ScenarioOpt = None,
     firms: FirmsOpt = None,
-    seed: Annotated[int, typer.Option(help="Seed of the run's random streams.")] = 0,
+    runs: Annotated[
+        int, typer.Option(min=1, max=100_000, help="Paired runs per branch (1: one trajectory).")
+    ] = DEFAULT_RUNS,
+    seed: Annotated[int, typer.Option(min=0, help="Base seed of the keyed random streams.")] = 0,
+    jobs: Annotated[
+        int | None, typer.Option(min=1, help="Worker processes (default: all cores).")
+    ] = None,
+    scheduler: Annotated[
+        str | None, typer.Option(help="Address of a Dask scheduler to run the runs on.")
+    ] = None,
+    replay: Annotated[
+        int, typer.Option(min=0, help="Which run's full timeline to write (default: run 0).")
+    ] = 0,
     out: Annotated[Path, typer.Option(help="Output folder; each branch writes a subfolder.")] = (
         Path("outputs")
     ),
-    until: Annotated[str | None, typer.Option(help="Stop on this date (ISO).")] = None,
+    until: Annotated[
+        str | None, typer.Option(help="Stop on this date (ISO); with --runs 1.")
+    ] = None,
     force: Annotated[bool, typer.Option(help="Replace a folder timeline did not write.")] = False,
 ) -> None:
-    """Simulate one branch (or all) and write dated timelines as CSV."""
+    """Simulate one branch (or all): many paired runs, bands and risks, and one full timeline.
+
+    Example: timeline simulate --branch all --runs 500 --out outputs
+    """
 
     def job() -> None:
         last = _date(until, "--until")
@@ -98,46 +118,30 @@ def simulate(
                 f"{last} is before the start {loaded.start}",
                 "give a date inside the scenario's horizon",
             )
-        runs = [run_branch(loaded, b, seed, last) for b in branch_ids(loaded, branch)]
-        meta = {
-            "command": " ".join(["timeline", *sys.argv[1:]]),
-            "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        }
-        written = write_runs(runs, out, meta, force, compare=branch == "all")
-        _print_summary(loaded, runs)
+        if last is not None and runs > 1:
+            raise TimelineError(
+                "--until", "", "--until cuts one trajectory short", "use it with --runs 1"
+            )
+        ids = branch_ids(loaded, branch)
+        with progress_bar(runs * len(ids) if runs > 1 else 0) as advance:
+            sim = simulate_branches(
+                loaded,
+                ids,
+                runs,
+                seed,
+                jobs,
+                scheduler,
+                replay,
+                last,
+                progress=(lambda n: advance(n * len(ids))) if advance else None,
+            )
+        command = " ".join(["timeline", *sys.argv[1:]])
+        created = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        written = write_simulation(sim, out, command, created, force)
+        print_summary(sim)
         typer.echo("Wrote " + ", ".join(f"{p}" for p in written))
 
     _guard(job)
-
-
-def _money(usd: int) -> str:
-    return f"${usd / 1e9:,.2f}bn" if usd >= 1e8 else f"${usd / 1e6:,.1f}m"
-
-
-def _print_summary(scenario: Scenario, runs: list[BranchRun]) -> None:
-    branch_point = scenario.branch_point.isoformat()
-    typer.echo(f"{scenario.title}: {len(scenario.firms)} firms, seed {runs[0].result.seed}")
-    typer.echo(f"{'':<12} {'first':<11} {'peak stopped':<19} {'output':>10} | from {branch_point}:")
-    typer.echo(
-        f"{'branch':<12} {'stop':<11} {'':<19} {'lost':>10} | {'first stop':<11} "
-        f"{'peak stopped':<19} {'output lost':>11} {'stopped at end':>14}"
-    )
-    for run in runs:
-        s = run.summary
-        peak = f"{s['peak_firms_stopped']} on {s['peak_date'] or '-'}"
-        later = f"{s['peak_firms_stopped_since_branch']} on {s['peak_since_branch_date'] or '-'}"
-        typer.echo(
-            f"{s['branch']:<12} {s['first_stop_date'] or '-':<11} {peak:<19} "
-            f"{_money(s['total_output_lost_usd']):>10} | "
-            f"{s['first_stop_since_branch_date'] or '-':<11} {later:<19} "
-            f"{_money(s['output_lost_since_branch_usd']):>11} {s['firms_stopped_at_end']:>14}"
-        )
-    if len(runs) == 1:
-        typer.echo("Key dates:")
-        for item in runs[0].result.schedule:
-            if item.event.id in KEY_EVENTS:
-                outcome = f": {item.event.outcome.strip()}" if item.event.outcome else ""
-                typer.echo(f"  {item.date} {item.event.id}{outcome}")
 
 
 @app.command()

@@ -10,9 +10,11 @@ from pathlib import Path
 import pandas as pd
 
 from timeline.engine.world import RunResult, simulate
+from timeline.ensemble.aggregate import Ensemble
+from timeline.ensemble.runner import Progress, run_ensemble
 from timeline.errors import TimelineError
 from timeline.io.output import check_target, csv_bytes, run_json, write_file, write_folder
-from timeline.model.scenario import Scenario
+from timeline.model.scenario import KEY_EVENTS, Scenario
 from timeline.results import tables
 
 ALL = "all"
@@ -96,6 +98,185 @@ def compare_frame(runs: list[BranchRun]) -> pd.DataFrame:
     return pd.DataFrame([run.summary for run in runs], columns=tables.COMPARE_COLUMNS)
 
 
+@dataclass
+class Simulation:
+    """What `simulate` made: per branch the replayed run's tables, and the ensemble (runs > 1)."""
+
+    scenario: Scenario
+    branches: list[str]
+    seed: int
+    runs: int
+    replay: int
+    replays: dict[str, BranchRun]
+    ensemble: Ensemble | None
+
+    def branch_files(self, branch: str) -> dict[str, bytes]:
+        files = self.replays[branch].files()
+        if self.ensemble is not None:
+            e = self.ensemble
+            files["bands.csv"] = csv_bytes(e.bands(branch))
+            files["stopped_share.csv"] = csv_bytes(e.stopped_share(branch))
+            files["firm_risk.csv"] = csv_bytes(e.firm_risk(branch))
+            files["runs.csv"] = csv_bytes(e.runs_frame(branch))
+            files["flows_bands.csv"] = csv_bytes(e.flows(branch))
+        return files
+
+    def top_files(self) -> dict[str, bytes]:
+        if len(self.branches) < 2:
+            return {}
+        if self.ensemble is None:
+            return {"compare.csv": csv_bytes(compare_frame(list(self.replays.values())))}
+        return {
+            "compare.csv": csv_bytes(self.ensemble.compare()),
+            "paired.csv": csv_bytes(self.ensemble.paired()),
+        }
+
+
+def simulate_branches(
+    scenario: Scenario,
+    branches: list[str] | str,
+    runs: int = 1,
+    seed: int = 0,
+    jobs: int | None = None,
+    scheduler: str | None = None,
+    replay: int = 0,
+    until: dt.date | str | None = None,
+    progress: Progress | None = None,
+) -> Simulation:
+    """Run `runs` paired replicates of each branch (`all` for every branch) and replay run
+    `replay` of each in full (events, timeline, firms, stoppages, flows)."""
+    ids = branch_ids(scenario, branches) if isinstance(branches, str) else list(branches)
+    if not 0 <= replay < max(runs, 1):
+        raise TimelineError(
+            "--replay", "", f"run {replay} is not among runs 0..{runs - 1}", "pick a run in range"
+        )
+    ensemble = None
+    if runs > 1:
+        ensemble = run_ensemble(scenario, ids, runs, seed, jobs, scheduler, progress)
+    replays = {b: run_branch(scenario, b, seed, until, replicate=replay) for b in ids}
+    return Simulation(scenario, ids, seed, runs, replay, replays, ensemble)
+
+
+def run_meta(sim: Simulation, branch: str, command: str, created_at: str) -> dict[str, object]:
+    """The provenance of one branch folder (run.json)."""
+    scenario = sim.scenario
+    b = scenario.branch(branch)
+    replay = sim.replays[branch]
+    params = scenario.parameters
+    parameters = [
+        {"name": name, "value": p.value, "source": p.source or f"assumption: {p.assumption}"}
+        for name, p in (
+            ("restock_rate", params.restock_rate),
+            ("at_risk_days", params.at_risk_days),
+            ("restart_threshold_days", params.restart_threshold_days),
+            ("makeup_rate", params.makeup_rate),
+            ("air_freight_share", params.air_freight_share),
+            ("air_freight_days", params.air_freight_days),
+        )
+    ]
+    parameters += [
+        {
+            "name": f"value_added_share[{sector}]",
+            "value": p.value,
+            "source": p.source or f"assumption: {p.assumption}",
+        }
+        for sector, p in params.value_added_share.items()
+    ]
+    for name, dist in getattr(scenario, "uncertainty", {}).items():
+        parameters.append(
+            {
+                "name": f"{name} (factor per firm and run)",
+                "value": dist.describe(),
+                "source": getattr(dist, "source", "") or "",
+            }
+        )
+    key_dates = [
+        {
+            "date": item.date.isoformat(),
+            "event_id": item.event.id,
+            "title": item.event.title,
+            "outcome": " ".join(item.event.outcome.split()),
+        }
+        for item in replay.result.schedule
+        if item.event.id in KEY_EVENTS
+    ]
+    return {
+        "branch": branch,
+        "branch_title": b.title,
+        "branch_summary": " ".join(b.summary.split()),
+        "scenario_id": scenario.id,
+        "scenario_title": scenario.title,
+        "scenario_fingerprint": scenario.fingerprint,
+        "scenario_files": scenario.file_hashes,
+        "seed": sim.seed,
+        "runs": sim.runs,
+        "replay": sim.replay,
+        "version": package_version(),
+        "command": command,
+        "created_at": created_at,
+        "start": scenario.start.isoformat(),
+        "end": scenario.end.isoformat(),
+        "branch_point": scenario.branch_point.isoformat(),
+        "key_dates": key_dates,
+        "parameters": parameters,
+        "software": software_versions(),
+        "status": "complete",
+        "summary": _jsonable(replay.summary),
+    }
+
+
+def software_versions() -> dict[str, str]:
+    import platform
+
+    out = {"python": platform.python_version(), "timeline": package_version()}
+    for name in ("simpy", "numpy", "pandas", "pydantic"):
+        try:
+            out[name] = version(name)
+        except PackageNotFoundError:  # pragma: no cover
+            out[name] = "unknown"
+    return out
+
+
+def _jsonable(summary: dict[str, object]) -> dict[str, object]:
+    return {k: (v.item() if hasattr(v, "item") else v) for k, v in summary.items()}
+
+
+def simulation_files(
+    sim: Simulation, command: str, created_at: str
+) -> tuple[dict[str, dict[str, bytes]], dict[str, bytes]]:
+    """Every file of a simulation: branch folder -> {name -> bytes}, and the top-level files."""
+    folders = {}
+    for branch in sim.branches:
+        files = sim.branch_files(branch)
+        meta = run_meta(sim, branch, command, created_at)
+        meta["files"] = sorted([*files, "run.json"])
+        files["run.json"] = run_json(meta)
+        folders[branch] = files
+    return folders, sim.top_files()
+
+
+def write_simulation(
+    sim: Simulation, out: Path, command: str, created_at: str, force: bool = False
+) -> list[Path]:
+    """Write a simulation's files under `out`; return the paths written."""
+    folders, top = simulation_files(sim, command, created_at)
+    return write_set(Path(out), folders, top, force)
+
+
+def write_set(
+    out: Path, folders: dict[str, dict[str, bytes]], files: dict[str, bytes], force: bool
+) -> list[Path]:
+    for name in folders:  # refuse before writing anything
+        check_target(out / name, force)
+    if "compare.csv" in files:
+        _check_compare(out / "compare.csv", force)
+    for name, content in folders.items():
+        write_folder(out / name, content, force)
+    for name, content in files.items():
+        write_file(out / name, content)
+    return [out / name for name in folders] + [out / name for name in files]
+
+
 def write_runs(
     runs: list[BranchRun],
     out: Path,
@@ -134,7 +315,7 @@ def write_runs(
 def _check_compare(path: Path, force: bool) -> None:
     if not path.exists() or force:
         return
-    header = ",".join(tables.COMPARE_COLUMNS[:2])  # ours, whatever version wrote it
+    header = "branch,"  # ours, whatever version wrote it
     try:
         first = path.read_text(encoding="utf-8").split("\n", 1)[0]
     except (OSError, UnicodeDecodeError):

@@ -104,7 +104,7 @@ class World:
         self.air_share = parameters.air_freight_share.value
         self.air_days = int(parameters.air_freight_days.value)
         self.record = Recorder() if record else NullRecorder()
-        schedule = resolve(scenario, branch)
+        schedule = scenario.cached(("schedule", branch), lambda: resolve(scenario, branch))
         ids = tuple(f.id for f in scenario.firms)
         self.result = RunResult(
             branch,
@@ -272,7 +272,7 @@ class World:
     def apply_batch(self, items: list[Scheduled]) -> None:
         before = self.policy
         for item in items:
-            self.policy = self.policy.apply(item.event.effects)
+            self.policy = _applied(self.policy, item)
             self.record(self.now, Kind.POLICY, a=item.seq)
         self.result.policy_changes.append((self.now, self.policy))
         licensing = any(getattr(before, f) != getattr(self.policy, f) for f in _LICENSING)
@@ -360,6 +360,22 @@ class World:
                         world.at(day, kind, supply, channel.index)
         world.env.process(world._policy_process())
         return world
+
+
+_APPLIED: dict[tuple[int, int], tuple[PolicyState, Scheduled, PolicyState]] = {}
+
+
+def _applied(state: PolicyState, item: Scheduled) -> PolicyState:
+    """The state after an event, computed once per (state, event) object pair in a process:
+    every run of a branch walks the same policy path."""
+    key = (id(state), id(item))
+    cached = _APPLIED.get(key)
+    if cached is None or cached[0] is not state or cached[1] is not item:
+        cached = (state, item, state.apply(item.event.effects))
+        if len(_APPLIED) > 100_000:
+            _APPLIED.clear()
+        _APPLIED[key] = cached
+    return cached[2]
 
 
 @dataclass

@@ -17,6 +17,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     StringConstraints,
     ValidationError,
     ValidationInfo,
@@ -314,6 +315,7 @@ class Scenario(ScenarioSettings):
     firms: tuple[Firm, ...] = Field(min_length=1)
     calendar: WorkingCalendar
     file_hashes: dict[str, str] = {}
+    _cache: dict[object, Any] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="after")
     def _cross_checks(self) -> Scenario:
@@ -348,9 +350,17 @@ class Scenario(ScenarioSettings):
     @property
     def fingerprint(self) -> str:
         """A stable hash of the scenario's content (not of where its files were)."""
-        data = _canonical(self.model_dump(exclude={"file_hashes"}))
-        text = json.dumps(data, sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
+        if "fingerprint" not in self._cache:
+            data = _canonical(self.model_dump(exclude={"file_hashes"}))
+            text = json.dumps(data, sort_keys=True, separators=(",", ":"))
+            self._cache["fingerprint"] = hashlib.sha256(text.encode()).hexdigest()[:16]
+        return self._cache["fingerprint"]
+
+    def cached(self, key: object, make: Any) -> Any:
+        """A value derived from this (frozen) scenario, computed once: `make()` on first use."""
+        if key not in self._cache:
+            self._cache[key] = make()
+        return self._cache[key]
 
     def with_overrides(self, changes: dict[str, Any]) -> Scenario:
         """A copy with `changes` applied and everything validated again.
