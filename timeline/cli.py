@@ -1,13 +1,14 @@
 """The `timeline` command: a thin layer over `timeline.run` and `timeline.io.loader`.
 
 Every user error is a `TimelineError`: printed as one line on stderr, exit code 2, no
-traceback. SIGINT and SIGTERM end a run with 130 and 143 and leave no partial files.
+traceback; option errors too, and anything unexpected is one line, exit 1 (see
+`timeline.cli_errors`). SIGINT, SIGTERM and SIGHUP end a run with 130, 143 and 129 and leave no
+partial files.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Annotated
 
 import typer
 
+from timeline.cli_errors import OneLineGroup, echo, run_guarded
 from timeline.errors import TimelineError
 from timeline.io.loader import load_scenario
 from timeline.model.scenario import KEY_EVENTS, Scenario
@@ -26,6 +28,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=OneLineGroup,
 )
 
 ScenarioOpt = Annotated[
@@ -37,30 +40,9 @@ FirmsOpt = Annotated[
 ]
 
 
-class Terminated(BaseException):
-    """Raised from the SIGTERM handler so that cleanup runs as for Ctrl-C."""
-
-
-def _on_sigterm(signum: int, frame: object) -> None:
-    raise Terminated
-
-
 def _guard(job: Callable[[], None]) -> None:
-    """Run `job`, turning user errors and signals into exit codes."""
-    previous = signal.signal(signal.SIGTERM, _on_sigterm)
-    try:
-        job()
-    except TimelineError as err:
-        typer.echo(f"timeline: error: {err}", err=True)
-        raise typer.Exit(err.exit_code) from None
-    except KeyboardInterrupt:
-        typer.echo("timeline: interrupted; no partial outputs were left", err=True)
-        raise typer.Exit(130) from None
-    except Terminated:
-        typer.echo("timeline: terminated; no partial outputs were left", err=True)
-        raise typer.Exit(143) from None
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    """Run `job`, turning user errors, surprises and signals into one line and an exit code."""
+    run_guarded(job)
 
 
 def _date(value: str | None, option: str) -> dt.date | None:
@@ -105,7 +87,7 @@ def simulate(
         }
         written = write_runs(runs, out, meta, force, compare=branch == "all")
         _print_summary(loaded, runs)
-        typer.echo("Wrote " + ", ".join(f"{p}" for p in written))
+        echo("Wrote " + ", ".join(f"{p}" for p in written))
 
     _guard(job)
 
@@ -116,9 +98,9 @@ def _money(usd: int) -> str:
 
 def _print_summary(scenario: Scenario, runs: list[BranchRun]) -> None:
     branch_point = scenario.branch_point.isoformat()
-    typer.echo(f"{scenario.title}: {len(scenario.firms)} firms, seed {runs[0].result.seed}")
-    typer.echo(f"{'':<12} {'first':<11} {'peak stopped':<19} {'output':>10} | from {branch_point}:")
-    typer.echo(
+    echo(f"{scenario.title}: {len(scenario.firms)} firms, seed {runs[0].result.seed}")
+    echo(f"{'':<12} {'first':<11} {'peak stopped':<19} {'output':>10} | from {branch_point}:")
+    echo(
         f"{'branch':<12} {'stop':<11} {'':<19} {'lost':>10} | {'first stop':<11} "
         f"{'peak stopped':<19} {'output lost':>11} {'stopped at end':>14}"
     )
@@ -126,18 +108,18 @@ def _print_summary(scenario: Scenario, runs: list[BranchRun]) -> None:
         s = run.summary
         peak = f"{s['peak_firms_stopped']} on {s['peak_date'] or '-'}"
         later = f"{s['peak_firms_stopped_since_branch']} on {s['peak_since_branch_date'] or '-'}"
-        typer.echo(
+        echo(
             f"{s['branch']:<12} {s['first_stop_date'] or '-':<11} {peak:<19} "
             f"{_money(s['total_output_lost_usd']):>10} | "
             f"{s['first_stop_since_branch_date'] or '-':<11} {later:<19} "
             f"{_money(s['output_lost_since_branch_usd']):>11} {s['firms_stopped_at_end']:>14}"
         )
     if len(runs) == 1:
-        typer.echo("Key dates:")
+        echo("Key dates:")
         for item in runs[0].result.schedule:
             if item.event.id in KEY_EVENTS:
                 outcome = f": {item.event.outcome.strip()}" if item.event.outcome else ""
-                typer.echo(f"  {item.date} {item.event.id}{outcome}")
+                echo(f"  {item.date} {item.event.id}{outcome}")
 
 
 @app.command()
@@ -147,8 +129,8 @@ def branches(scenario: ScenarioOpt = None) -> None:
     def job() -> None:
         loaded = load_scenario(scenario)
         for branch in loaded.branches:
-            typer.echo(f"{branch.id:<12} {branch.title}")
-            typer.echo(f"{'':<12} {' '.join(branch.summary.split())}")
+            echo(f"{branch.id:<12} {branch.title}")
+            echo(f"{'':<12} {' '.join(branch.summary.split())}")
 
     _guard(job)
 
@@ -172,7 +154,7 @@ def events(
         branch_ids(loaded, branch)  # an unknown branch is an error
         for item in resolve(loaded, branch):
             event = item.event
-            typer.echo(
+            echo(
                 f"{item.date} {item.seq:>3} {event.id:<28} {event.kind:<14} "
                 f"{event.actor:<6} {event.title}"
             )
@@ -189,7 +171,7 @@ def validate(
 
     def job() -> None:
         loaded = load_scenario(path, firms)
-        typer.echo(
+        echo(
             f"ok: {loaded.id}: {len(loaded.events)} catalog events, "
             f"{len(loaded.branches)} branches ({', '.join(loaded.branch_ids)}), "
             f"{len(loaded.firms)} firms"

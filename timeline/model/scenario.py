@@ -19,6 +19,18 @@ from pydantic import (
     model_validator,
 )
 
+from timeline.model.bounds import (
+    MAX_DAYS,
+    MAX_RESTOCK_RATE,
+    DayOffset,
+    Days,
+    Number,
+    Order,
+    Share,
+    UsdPerDay,
+    WholeDays,
+    WorkingDays,
+)
 from timeline.model.policy import Effects, EndUse, PolicyState, _check_elements
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=80)]
@@ -53,15 +65,15 @@ KEY_EVENTS: tuple[str, ...] = (
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class After(_Strict):
     """A date relative to another event: `days` calendar days or `working_days` in China."""
 
     event: Slug
-    days: int | None = None
-    working_days: int | None = Field(default=None, ge=0)
+    days: DayOffset | None = None
+    working_days: WorkingDays | None = None
 
     @model_validator(mode="after")
     def _one_offset(self) -> After:
@@ -83,7 +95,7 @@ class Event(_Strict):
     outcome: str = ""
     source: Text
     assumption: str | None = None
-    order: int = 0
+    order: Order = 0
 
     @model_validator(mode="after")
     def _one_date(self) -> Event:
@@ -102,7 +114,7 @@ class Override(_Strict):
     effects: Effects | None = None
     source: Text | None = None
     assumption: str | None = None
-    order: int | None = None
+    order: Order | None = None
 
 
 class Branch(_Strict):
@@ -158,7 +170,8 @@ class WorkingCalendar(_Strict):
 
 class SupplierLink(_Strict):
     firm: Slug
-    buffer_days: float = Field(ge=0)
+    buffer_days: Days
+    share: Share = Field(default=1.0, gt=0)
 
 
 class Firm(_Strict):
@@ -169,14 +182,14 @@ class Firm(_Strict):
     sector: Text
     country: Country
     elements: frozenset[str] = frozenset()
-    china_share: float = Field(ge=0, le=1)
-    china_content_share: float = Field(ge=0, le=1)
-    inventory_days: float = Field(ge=0)
-    daily_output_usd: float = Field(ge=0)
+    china_share: Share
+    china_content_share: Share
+    inventory_days: Days
+    daily_output_usd: UsdPerDay
     end_use: EndUse = "civil"
     suppliers: tuple[SupplierLink, ...] = ()
-    lead_time_days: int = Field(ge=0)
-    ramp_days: int = Field(ge=0)
+    lead_time_days: WholeDays
+    ramp_days: WholeDays
     source: Text
 
     @model_validator(mode="after")
@@ -188,7 +201,7 @@ class Firm(_Strict):
 class Parameter(_Strict):
     """A number the model needs that is not an event: it carries a source or an assumption."""
 
-    value: float
+    value: Number
     source: str | None = None
     assumption: str | None = None
 
@@ -202,6 +215,26 @@ class Parameter(_Strict):
 class Parameters(_Strict):
     restock_rate: Parameter
     at_risk_days: Parameter
+
+    @field_validator("restock_rate")
+    @classmethod
+    def _restock_range(cls, value: Parameter) -> Parameter:
+        if not 0 <= value.value <= MAX_RESTOCK_RATE:
+            raise ValueError(
+                f"restock_rate {value.value} is outside 0..{MAX_RESTOCK_RATE:g}; give the days "
+                "of cover refilled a day, e.g. 0.5"
+            )
+        return value
+
+    @field_validator("at_risk_days")
+    @classmethod
+    def _at_risk_range(cls, value: Parameter) -> Parameter:
+        if not 0 <= value.value <= MAX_DAYS:
+            raise ValueError(
+                f"at_risk_days {value.value} is outside 0..{MAX_DAYS}; give a number of days, "
+                "e.g. 14"
+            )
+        return value
 
 
 class ScenarioSettings(_Strict):
@@ -222,7 +255,7 @@ class Scenario(ScenarioSettings):
     """A whole scenario, validated: the engine's only input besides branch and seed."""
 
     events: tuple[Event, ...]
-    branches: tuple[Branch, ...]
+    branches: tuple[Branch, ...] = Field(min_length=1)
     firms: tuple[Firm, ...]
     calendar: WorkingCalendar
     file_hashes: dict[str, str] = {}
