@@ -109,11 +109,19 @@ def test_validate_ok(runner):
 
 
 def test_simulate_twice_replaces_folder(runner, tmp_path):
-    """A second run into the same out replaces the branch folder this tool wrote."""
+    """A second run into the same out replaces the branch folder this tool wrote; a file the
+    user added there stops it (exit 2, nothing changed) unless --force."""
     first = simulate(runner, tmp_path, "--branch", "decouple", "--seed", "1")
     assert first.exit_code == 0, first.output
+    again = simulate(runner, tmp_path, "--branch", "decouple", "--seed", "3")
+    assert again.exit_code == 0, again.output
+    assert json.loads((tmp_path / "decouple" / "run.json").read_text())["seed"] == 3
     (tmp_path / "decouple" / "stale.txt").write_text("left from before")
-    second = simulate(runner, tmp_path, "--branch", "decouple", "--seed", "2")
+    refused = simulate(runner, tmp_path, "--branch", "decouple", "--seed", "2")
+    assert refused.exit_code == 2, refused.output
+    assert "stale.txt" in refused.stderr and "--force" in refused.stderr
+    assert json.loads((tmp_path / "decouple" / "run.json").read_text())["seed"] == 3
+    second = simulate(runner, tmp_path, "--branch", "decouple", "--seed", "2", "--force")
     assert second.exit_code == 0, second.output
     assert {p.name for p in (tmp_path / "decouple").iterdir()} == RUN_FILES
     assert json.loads((tmp_path / "decouple" / "run.json").read_text())["seed"] == 2

@@ -338,12 +338,13 @@ def test_a_foreign_compare_csv_stops_branch_all_before_anything_is_written(tmp_p
 
 
 def test_a_folder_written_by_timeline_is_replaced_whole(tmp_path):
-    """Running again over our own output replaces the folder: a stray file in it disappears."""
+    """Running again over our own output replaces the folder; with --force a stray file in it
+    disappears too (without --force it is refused: see test_reliability)."""
     out = tmp_path / "out"
     args = ["simulate", "--branch", "base", "--scenario", SMALL, "--out", out]
     assert invoke(*args).exit_code == 0
     (out / "base" / "stray.txt").write_text("left from an earlier version\n")
-    result = invoke(*args, "--seed", "1")
+    result = invoke(*args, "--seed", "1", "--force")
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in (out / "base").iterdir()) == FILES
     assert json.loads((out / "base" / "run.json").read_text())["seed"] == 1

@@ -1,13 +1,14 @@
 """The `timeline` command: a thin layer over `timeline.run` and `timeline.io.loader`.
 
 Every user error is a `TimelineError`: printed as one line on stderr, exit code 2, no
-traceback. SIGINT and SIGTERM end a run with 130 and 143 and leave no partial files.
+traceback; option errors too, and anything unexpected is one line, exit 1 (see
+`timeline.cli_errors`). SIGINT, SIGTERM and SIGHUP end a run with 130, 143 and 129 and leave no
+partial files.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Annotated
 
 import typer
 
+from timeline.cli_errors import OneLineGroup, echo, run_guarded
 from timeline.errors import TimelineError
 from timeline.io.loader import load_scenario
 from timeline.model.schedule import resolve
@@ -26,6 +28,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=OneLineGroup,
 )
 
 ScenarioOpt = Annotated[
@@ -37,30 +40,9 @@ FirmsOpt = Annotated[
 ]
 
 
-class Terminated(BaseException):
-    """Raised from the SIGTERM handler so that cleanup runs as for Ctrl-C."""
-
-
-def _on_sigterm(signum: int, frame: object) -> None:
-    raise Terminated
-
-
 def _guard(job: Callable[[], None]) -> None:
-    """Run `job`, turning user errors and signals into exit codes."""
-    previous = signal.signal(signal.SIGTERM, _on_sigterm)
-    try:
-        job()
-    except TimelineError as err:
-        typer.echo(f"timeline: error: {err}", err=True)
-        raise typer.Exit(err.exit_code) from None
-    except KeyboardInterrupt:
-        typer.echo("timeline: interrupted; no partial outputs were left", err=True)
-        raise typer.Exit(130) from None
-    except Terminated:
-        typer.echo("timeline: terminated; no partial outputs were left", err=True)
-        raise typer.Exit(143) from None
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    """Run `job`, turning user errors, surprises and signals into one line and an exit code."""
+    run_guarded(job)
 
 
 def _date(value: str | None, option: str) -> dt.date | None:
@@ -151,8 +133,8 @@ def branches(scenario: ScenarioOpt = None) -> None:
     def job() -> None:
         loaded = load_scenario(scenario)
         for branch in loaded.branches:
-            typer.echo(f"{branch.id:<12} {branch.title}")
-            typer.echo(f"{'':<12} {' '.join(branch.summary.split())}")
+            echo(f"{branch.id:<12} {branch.title}")
+            echo(f"{'':<12} {' '.join(branch.summary.split())}")
 
     _guard(job)
 
@@ -176,7 +158,7 @@ def events(
         branch_ids(loaded, branch)  # an unknown branch is an error
         for item in resolve(loaded, branch):
             event = item.event
-            typer.echo(
+            echo(
                 f"{item.date} {item.seq:>3} {event.id:<28} {event.kind:<14} "
                 f"{event.actor:<6} {event.title}"
             )
@@ -193,7 +175,7 @@ def validate(
 
     def job() -> None:
         loaded = load_scenario(path, firms)
-        typer.echo(
+        echo(
             f"ok: {loaded.id}: {len(loaded.events)} catalog events, "
             f"{len(loaded.branches)} branches ({', '.join(loaded.branch_ids)}), "
             f"{len(loaded.firms)} firms"

@@ -1,6 +1,8 @@
-"""The one exception a user ever sees: bad input, explained in one line."""
+"""The one exception a user ever sees: bad input, explained in one line (one per defect)."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 
 class TimelineError(Exception):
@@ -16,6 +18,19 @@ class TimelineError(Exception):
         place = f"{self.file}: {where}" if where else self.file
         message = f"{place}: {problem}; fix: {fix}"
         super().__init__(" ".join(message.split()))
+        self.lines: tuple[str, ...] = (str(self),)
+
+    @classmethod
+    def several(cls, errors: Sequence[TimelineError], cap: int = 20) -> TimelineError:
+        """One error listing `errors`, one line each: the first `cap`, then "and N more"."""
+        first = errors[0]
+        combined = cls(first.file, first.where, first.problem, first.fix)
+        lines = [str(err) for err in errors[:cap]]
+        if len(errors) > cap:
+            lines.append(f"{first.file}: and {len(errors) - cap} more problem(s) like these")
+        combined.lines = tuple(lines)
+        combined.args = ("\n".join(lines),)
+        return combined
 
 
 class ScheduleError(Exception):
@@ -52,6 +67,8 @@ _FIXES: dict[str, str] = {
     "model_type": "use a mapping of key: value lines",
     "frozen_set_type": "use a list, e.g. [Dy, Tb]",
     "string_too_short": "give a non-empty text",
+    "finite_number": "use a finite number such as 0.5",
+    "too_short": "give at least one",
 }
 
 

@@ -13,7 +13,7 @@ from timeline.engine.world import RunResult, simulate
 from timeline.ensemble.aggregate import Ensemble
 from timeline.ensemble.runner import Progress, run_ensemble
 from timeline.errors import TimelineError
-from timeline.io.output import check_target, csv_bytes, run_json, write_file, write_folder
+from timeline.io.output import csv_bytes, run_json, write_output_set
 from timeline.model.scenario import KEY_EVENTS, Scenario
 from timeline.results import tables
 
@@ -266,15 +266,8 @@ def write_simulation(
 def write_set(
     out: Path, folders: dict[str, dict[str, bytes]], files: dict[str, bytes], force: bool
 ) -> list[Path]:
-    for name in folders:  # refuse before writing anything
-        check_target(out / name, force)
-    if "compare.csv" in files:
-        _check_compare(out / "compare.csv", force)
-    for name, content in folders.items():
-        write_folder(out / name, content, force)
-    for name, content in files.items():
-        write_file(out / name, content)
-    return [out / name for name in folders] + [out / name for name in files]
+    """Write branch folders and top-level files as one transaction (see `write_output_set`)."""
+    return write_output_set(Path(out), folders, files, force)
 
 
 def write_runs(
@@ -284,14 +277,11 @@ def write_runs(
     force: bool = False,
     compare: bool = False,
 ) -> list[Path]:
-    """Write each branch into `out/<branch>/` (and `out/compare.csv`); return what was written."""
-    folders = [out / run.result.branch for run in runs]
-    for folder in folders:  # refuse before writing anything
-        check_target(folder, force)
-    compare_path = out / "compare.csv"
-    if compare:
-        _check_compare(compare_path, force)
-    for run, folder in zip(runs, folders, strict=True):
+    """Write each branch into `out/<branch>/` (and `out/compare.csv`) as one output set (see
+    `timeline.io.output.write_output_set`); return what was written."""
+    folders: dict[str, dict[str, bytes]] = {}
+    for run in runs:
+        files = run.files()
         info = {
             **meta,
             "branch": run.result.branch,
@@ -303,27 +293,8 @@ def write_runs(
             "version": package_version(),
             "status": "complete",
             "summary": run.summary,
+            "files": sorted([*files, "run.json"]),
         }
-        write_folder(folder, {**run.files(), "run.json": run_json(info)}, force)
-    written = list(folders)
-    if compare:
-        write_file(compare_path, csv_bytes(compare_frame(runs)))
-        written.append(compare_path)
-    return written
-
-
-def _check_compare(path: Path, force: bool) -> None:
-    if not path.exists() or force:
-        return
-    header = "branch,"  # ours, whatever version wrote it
-    try:
-        first = path.read_text(encoding="utf-8").split("\n", 1)[0]
-    except (OSError, UnicodeDecodeError):
-        first = ""
-    if not first.startswith(header):
-        raise TimelineError(
-            path,
-            "",
-            "exists and was not written by timeline",
-            "choose another --out, or pass --force to replace it",
-        )
+        folders[run.result.branch] = {**files, "run.json": run_json(info)}
+    top = {"compare.csv": csv_bytes(compare_frame(runs))} if compare else {}
+    return write_output_set(out, folders, top, force)

@@ -1,135 +1,455 @@
-"""Read a firm table (CSV) into validated `Firm` records, one clear error per defect."""
+"""Read a firm table (CSV or Excel .xlsx) into validated `Firm` records, every defect at once.
+
+The columns come from the `Firm` model: a field without a default is a required column, one with
+a default an optional column (an empty cell takes the default). Columns whose names start with
+`x_` are the user's own and are ignored; any other unknown column, or a column given twice, is
+refused. Cells are converted by the field's type (whole numbers, numbers, space-separated lists,
+supplier links), so the model can type its numbers strictly.
+
+CSV: UTF-8 (a byte-order mark is accepted), RFC 4180 quoting read strictly (a quote that is
+never closed is an error with its row, not a cell that swallows the rest of the file). A header
+with `;` and no `,` is read as `;`-separated with decimal commas (0,5): what Excel writes in
+many European locales. Excel: the first worksheet of an .xlsx workbook.
+
+All defects are listed, one line each with row, column and fix (up to `MAX_PROBLEMS`); a defect
+in the header stops there, since the rows cannot be read without it.
+"""
 
 from __future__ import annotations
 
 import csv
+import graphlib
 import io
+import math
+import re
+import types
+import typing
+import zipfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from pydantic import ValidationError
+from pydantic.fields import FieldInfo
 
 from timeline.errors import TimelineError, explain
-from timeline.io.yamlio import read_text
+from timeline.io.guard import read_bytes, setting
+from timeline.io.text import describe, unsafe_char
+from timeline.io.yamlio import MAX_INPUT_ENV, decode_text
 from timeline.model.scenario import Firm, SupplierLink
 
-COLUMNS: tuple[str, ...] = (
-    "id",
-    "name",
-    "sector",
-    "country",
-    "elements",
-    "china_share",
-    "china_content_share",
-    "inventory_days",
-    "daily_output_usd",
-    "end_use",
-    "suppliers",
-    "lead_time_days",
-    "ramp_days",
-    "source",
-)
-MAX_BYTES = 10 * 1024 * 1024
-MAX_FIRMS = 100_000
+MAX_BYTES = 10 * 1024 * 1024  # default cap of a table's file; $TIMELINE_MAX_INPUT_BYTES overrides
+MAX_FIRMS = 100_000  # default cap of rows; $TIMELINE_MAX_FIRMS overrides
+MAX_FIRMS_ENV = "TIMELINE_MAX_FIRMS"
+MAX_CELL = 20_000  # characters in one cell
+MAX_PROBLEMS = 20  # defects listed before "and N more"
+MAX_UNZIPPED = 200 * 1024 * 1024  # an .xlsx may not unpack to more than this
+EXTRA_PREFIX = "x_"
+
+_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+_NUMBER_COMMA = re.compile(r"[+-]?\d+(,\d+)?([eE][+-]?\d+)?")
+_XLSX_MAGIC = b"PK\x03\x04"
+_XLS_MAGIC = b"\xd0\xcf\x11\xe0"
 
 
-def _suppliers(cell: str, path: Path, row: int) -> list[SupplierLink]:
-    links = []
-    for item in cell.split():
-        firm, _, rest = item.partition(":")
-        days, _, share = rest.partition(":")
-        try:
-            fields = {"firm": firm, "buffer_days": float(days)}
-            if share:
-                fields["share"] = float(share)
-            links.append(SupplierLink(**fields))
-        except (ValueError, ValidationError):
-            raise TimelineError(
-                path,
-                f"row {row}, column suppliers",
-                f"{item!r} is not firm_id:buffer_days[:share]",
-                "write suppliers as space-separated firm_id:days or firm_id:days:share, "
-                "e.g. us-motor:10 or jp-magnets:21:0.3",
-            ) from None
-    return links
+def _kind(name: str, info: FieldInfo) -> str:
+    """How a cell of this field is read: links, words, int, float, bool or text."""
+    if name == "suppliers":
+        return "links"
+    annotation: Any = info.annotation
+    if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
+        options = [a for a in typing.get_args(annotation) if a is not type(None)]
+        annotation = options[0] if len(options) == 1 else str
+    if typing.get_origin(annotation) in (frozenset, set, tuple, list):
+        return "words"
+    return {bool: "bool", int: "int", float: "float"}.get(annotation, "text")
+
+
+def columns() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(required, optional) column names, from the `Firm` model's fields."""
+    fields = Firm.model_fields
+    required = tuple(n for n, f in fields.items() if f.is_required())
+    optional = tuple(n for n, f in fields.items() if not f.is_required())
+    return required, optional
+
+
+KINDS: dict[str, str] = {name: _kind(name, info) for name, info in Firm.model_fields.items()}
+REQUIRED, OPTIONAL = columns()
+COLUMNS: tuple[str, ...] = REQUIRED + OPTIONAL  # every column the tool reads
+
+
+class _Table:
+    """One table being read: its path, number format and the defects found so far."""
+
+    def __init__(self, path: Path, decimal_comma: bool) -> None:
+        self.path = path
+        self.decimal_comma = decimal_comma
+        self.problems: list[TimelineError] = []
+
+    def problem(self, row: int | None, column: str | None, problem: str, fix: str) -> None:
+        where = ", ".join(
+            part
+            for part in (f"row {row}" if row else "", f"column {column}" if column else "")
+            if part
+        )
+        self.problems.append(TimelineError(self.path, where, problem, fix))
+
+    def number(self, cell: str) -> float | None:
+        """A finite number from a cell (decimal comma in `;` tables), or None."""
+        pattern = _NUMBER_COMMA if self.decimal_comma else _NUMBER
+        if not pattern.fullmatch(cell):
+            return None
+        value = float(cell.replace(",", ".") if self.decimal_comma else cell)
+        return value if math.isfinite(value) else None
+
+    def number_fix(self, example: str) -> str:
+        if self.decimal_comma:
+            comma = example.replace(".", ",")
+            return f"use a number with a decimal comma such as {comma}, no thousands separators"
+        return f"use a number such as {example} (no thousands separators)"
 
 
 def read_firms(path: Path) -> tuple[Firm, ...]:
-    """Parse and validate a firm table. Row numbers in errors count the header as row 1."""
-    text = read_text(path, MAX_BYTES)
-    lines = text.splitlines()
-    header = lines[0] if lines else ""
-    if "," not in header and ";" in header:
+    """Parse and validate a firm table (CSV or .xlsx). Row numbers count the header as row 1."""
+    raw = read_bytes(path, setting(MAX_INPUT_ENV, MAX_BYTES))
+    if raw.startswith(_XLS_MAGIC) or path.suffix.lower() == ".xls":
         raise TimelineError(
             path,
-            "row 1",
-            "columns are separated by ';' (an Excel export?)",
-            "save as comma-separated CSV (CSV UTF-8, comma delimiter)",
+            "",
+            "is an old Excel .xls workbook",
+            "save it as Excel Workbook (.xlsx) or as CSV UTF-8 (comma delimited)",
         )
-    reader = csv.reader(io.StringIO(text, newline=""))
+    if raw.startswith(_XLSX_MAGIC) or path.suffix.lower() == ".xlsx":
+        table = _Table(path, decimal_comma=False)
+        rows = _xlsx_rows(path, raw)
+    else:
+        text = decode_text(path, raw, bom=True)
+        header = text.split("\n", 1)[0]
+        table = _Table(path, decimal_comma=";" in header and "," not in header)
+        rows = _csv_rows(table, text, ";" if table.decimal_comma else ",")
+    firms = _read_rows(table, rows)
+    if table.problems:
+        raise TimelineError.several(table.problems, MAX_PROBLEMS)
+    return firms
+
+
+def _csv_rows(table: _Table, text: str, delimiter: str) -> Iterator[tuple[int, list[str]]]:
+    """(row number, cells) of each record; a CSV defect is recorded and ends the table."""
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    previous = csv.field_size_limit(MAX_CELL + 1)
     try:
-        names = [name.strip() for name in next(reader)]
-        missing = [c for c in COLUMNS if c not in names]
-        unknown = [c for c in names if c not in COLUMNS]
-        if missing:
-            raise TimelineError(
-                path,
-                "row 1",
-                f"missing column(s) {', '.join(missing)}",
-                f"add them; the columns are {','.join(COLUMNS)}",
-            )
-        if unknown:
-            raise TimelineError(
-                path,
-                "row 1",
-                f"unknown column(s) {', '.join(unknown)}",
-                f"remove or rename them; the columns are {','.join(COLUMNS)}",
-            )
-        firms: list[Firm] = []
-        seen: dict[str, int] = {}
-        for cells in reader:
-            row = reader.line_num
-            if not any(cell.strip() for cell in cells):
-                continue
-            if len(cells) != len(names):
-                raise TimelineError(
-                    path,
-                    f"row {row}",
-                    f"{len(cells)} cells for {len(names)} columns",
-                    "quote cells that contain commas and give every column a cell",
-                )
-            if len(firms) >= MAX_FIRMS:
-                raise TimelineError(
-                    path, f"row {row}", f"more than {MAX_FIRMS} firms", "split the table"
-                )
-            record = dict(zip(names, (cell.strip() for cell in cells), strict=True))
-            firm = _firm(record, path, row)
-            if firm.id in seen:
-                raise TimelineError(
-                    path,
-                    f"row {row}, column id",
-                    f"duplicate firm id {firm.id!r} (first on row {seen[firm.id]})",
-                    "give each firm its own id",
-                )
-            seen[firm.id] = row
-            firms.append(firm)
-    except csv.Error as err:
-        raise TimelineError(
-            path, f"row {reader.line_num}", f"bad CSV ({err})", "fix quoting"
-        ) from None
-    if not firms:
-        raise TimelineError(path, "row 2", "no firms in the table", "add at least one row")
-    return tuple(firms)
+        while True:
+            start = reader.line_num + 1
+            try:
+                cells = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as err:
+                _csv_problem(table, start, str(err), delimiter)
+                return
+            yield start, cells
+    finally:
+        csv.field_size_limit(previous)
 
 
-def _firm(record: dict[str, str], path: Path, row: int) -> Firm:
-    data: dict[str, object] = {k: v for k, v in record.items() if v != ""}
-    data["elements"] = record["elements"].split()
-    data["suppliers"] = _suppliers(record["suppliers"], path, row)
+def _csv_problem(table: _Table, row: int, message: str, delimiter: str) -> None:
+    if "field larger than field limit" in message:
+        table.problem(
+            row,
+            None,
+            f"a cell is longer than {MAX_CELL:,} characters",
+            "shorten it (if it should be short, look for a quote that is not closed)",
+        )
+    elif "unexpected end of data" in message:
+        table.problem(
+            row,
+            None,
+            'a quoted cell is never closed (a " with no closing ")',
+            'close the quote; a quote inside a quoted cell is written twice ("")',
+        )
+    else:
+        table.problem(
+            row,
+            None,
+            f"bad CSV quoting ({message})",
+            f'a quoted cell must end with " followed by {delimiter!r} or the end of the line; '
+            'a quote inside a quoted cell is written twice ("")',
+        )
+
+
+def _xlsx_rows(path: Path, raw: bytes) -> Iterator[tuple[int, list[str]]]:
+    """(row number, cells as text) of the first worksheet of an .xlsx workbook."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(raw)) as archive:
+            unzipped = sum(info.file_size for info in archive.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError):
+        raise _not_xlsx(path, "it is not a zip archive") from None
+    if unzipped > MAX_UNZIPPED:
+        raise _not_xlsx(path, f"it unpacks to over {MAX_UNZIPPED // 2**20} MB")
+    import openpyxl  # imported here: only .xlsx tables need it
+
+    try:
+        book = openpyxl.load_workbook(io.BytesIO(raw), read_only=True, data_only=True)
+        sheet = book.worksheets[0]
+        rows = [list(values) for values in sheet.iter_rows(values_only=True)]
+        book.close()
+    except Exception as err:  # openpyxl raises many kinds on a damaged workbook
+        raise _not_xlsx(path, type(err).__name__) from None
+    for number, values in enumerate(rows, start=1):
+        cells = [_xlsx_text(value) for value in values]
+        while cells and cells[-1] == "":
+            cells.pop()
+        yield number, cells
+
+
+def _xlsx_text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return str(int(value))
+    if isinstance(value, float):
+        return repr(value)
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
+
+
+def _not_xlsx(path: Path, why: str) -> TimelineError:
+    return TimelineError(
+        path,
+        "",
+        f"cannot be read as an Excel workbook ({why})",
+        "save it again from Excel as .xlsx, or as CSV UTF-8 (comma delimited)",
+    )
+
+
+def _header(table: _Table, row: int, cells: list[str]) -> list[str] | None:
+    """The column names, or None after recording every defect of the header."""
+    names = [cell.strip() for cell in cells]
+    listing = ",".join(COLUMNS)
+    before = len(table.problems)
+    for index, name in enumerate(names, start=1):
+        bad = unsafe_char(name)
+        if bad is not None:
+            table.problem(
+                row,
+                None,
+                f"column {index} name holds the control character {describe(bad)}",
+                "remove it",
+            )
+        elif not name:
+            table.problem(
+                row,
+                None,
+                f"column {index} has no name",
+                f"name it, or remove the empty column; the columns are {listing}",
+            )
+    for name in dict.fromkeys(names):
+        where = [str(i) for i, n in enumerate(names, start=1) if n == name]
+        if name and len(where) > 1:
+            table.problem(
+                row,
+                None,
+                f"column {name!r} is given {len(where)} times (columns {', '.join(where)})",
+                "keep one of them",
+            )
+    missing = [c for c in REQUIRED if c not in names]
+    if missing:
+        table.problem(
+            row,
+            None,
+            f"missing column(s) {', '.join(missing)}",
+            f"add them; the columns are {listing}",
+        )
+    unknown = [n for n in names if n and n not in COLUMNS and not n.startswith(EXTRA_PREFIX)]
+    if unknown and not any(unsafe_char(n) for n in unknown):
+        table.problem(
+            row,
+            None,
+            f"unknown column(s) {', '.join(unknown)}",
+            f"remove or rename them (a column of your own must start with {EXTRA_PREFIX}); "
+            f"the columns are {listing}",
+        )
+    return names if len(table.problems) == before else None
+
+
+def _read_rows(table: _Table, rows: Iterator[tuple[int, list[str]]]) -> tuple[Firm, ...]:
+    header_row, names = 0, None
+    for number, cells in rows:
+        if any(cell.strip() for cell in cells):
+            header_row, names = number, _header(table, number, cells)
+            break
+    if header_row == 0:
+        table.problem(None, None, "no header row", f"start with the columns {','.join(COLUMNS)}")
+    if names is None:
+        return ()
+    limit = setting(MAX_FIRMS_ENV, MAX_FIRMS)
+    firms: list[tuple[int, Firm]] = []
+    ids: dict[str, int] = {}
+    count = 0
+    for row, cells in rows:
+        if not any(cell.strip() for cell in cells):
+            continue
+        count += 1
+        if count > limit:
+            table.problem(
+                row,
+                None,
+                f"more than {limit:,} firms",
+                "split the table (or raise TIMELINE_MAX_FIRMS)",
+            )
+            break
+        if len(cells) != len(names):
+            table.problem(
+                row,
+                None,
+                f"{len(cells)} cells for {len(names)} columns",
+                "quote cells that contain the delimiter and give every column a cell",
+            )
+            continue
+        record = dict(zip(names, (cell.strip() for cell in cells), strict=True))
+        firm_id = record.get("id", "")
+        if firm_id in ids:
+            table.problem(
+                row,
+                "id",
+                f"duplicate firm id {firm_id!r} (first on row {ids[firm_id]})",
+                "give each firm its own id",
+            )
+            continue
+        if firm_id:
+            ids[firm_id] = row
+        firm = _firm(table, row, record)
+        if firm is not None:
+            firms.append((row, firm))
+    if not firms and not table.problems:
+        table.problem(header_row + 1, None, "no firms in the table", "add at least one row")
+    _check_links(table, firms, ids)
+    return tuple(firm for _, firm in firms)
+
+
+def _firm(table: _Table, row: int, record: dict[str, str]) -> Firm | None:
+    """One validated firm, or None after recording each defect of its row."""
+    before = len(table.problems)
+    data: dict[str, object] = {}
+    for column, cell in record.items():
+        if column not in KINDS or column.startswith(EXTRA_PREFIX):
+            continue
+        bad = unsafe_char(cell)
+        if bad is not None:
+            table.problem(
+                row,
+                column,
+                f"cell holds the control character {describe(bad)}",
+                "remove it: terminal escapes and direction overrides are not allowed",
+            )
+        elif cell:
+            value = _cell(table, row, column, cell)
+            if value is not None:
+                data[column] = value
+    if len(table.problems) > before:
+        return None
     try:
         return Firm.model_validate(data)
     except ValidationError as err:
-        loc, problem, fix = explain(err.errors()[0])
-        column = str(loc[0]) if loc else ""
-        where = f"row {row}" + (f", column {column}" if column else "")
         firm_id = record.get("id") or "?"
-        raise TimelineError(path, where, f"{problem} (firm {firm_id})", fix) from None
+        for error in err.errors():
+            loc, problem, fix = explain(error)
+            column = str(loc[0]) if loc else None
+            table.problem(row, column, f"{problem} (firm {firm_id})", fix)
+        return None
+
+
+def _cell(table: _Table, row: int, column: str, cell: str) -> object:
+    """A cell converted to its field's type, or None after recording why it cannot be."""
+    kind = KINDS[column]
+    if kind == "words":
+        return cell.split()
+    if kind == "links":
+        return _links(table, row, cell)
+    if kind in ("int", "float"):
+        value = table.number(cell)
+        if value is None:
+            example = "14" if kind == "int" else "0.5"
+            table.problem(row, column, f"{cell!r} is not a number", table.number_fix(example))
+            return None
+        if kind == "int":
+            if not value.is_integer():
+                table.problem(
+                    row, column, f"{cell!r} is not a whole number", "use a whole number such as 14"
+                )
+                return None
+            return int(value)
+        return value
+    if kind == "bool":
+        lowered = cell.lower()
+        if lowered not in ("true", "false"):
+            table.problem(row, column, f"{cell!r} is not true or false", "use true or false")
+            return None
+        return lowered == "true"
+    return cell
+
+
+def _links(table: _Table, row: int, cell: str) -> list[SupplierLink] | None:
+    """`firm_id:buffer_days[:share]` items, space-separated; None after recording the cell's
+    first defect."""
+    links: list[SupplierLink] = []
+    seen: set[str] = set()
+    for item in cell.split():
+        parts = item.split(":")
+        numbers = [table.number(part) for part in parts[1:]]
+        if len(parts) not in (2, 3) or any(n is None for n in numbers):
+            example = "us-motor:10 or us-motor:10:0,5" if table.decimal_comma else "us-motor:10"
+            table.problem(
+                row,
+                "suppliers",
+                f"{item!r} is not firm_id:buffer_days[:share]",
+                f"write suppliers as space-separated firm_id:days pairs, e.g. {example} "
+                "(share, optional, is the part of this input from that supplier, 0-1)",
+            )
+            return None
+        if parts[0] in seen:
+            table.problem(
+                row,
+                "suppliers",
+                f"supplier {parts[0]!r} is listed twice",
+                "list each supplier once",
+            )
+            return None
+        seen.add(parts[0])
+        fields: dict[str, object] = {"firm": parts[0], "buffer_days": numbers[0]}
+        if len(numbers) == 2:
+            fields["share"] = numbers[1]
+        try:
+            links.append(SupplierLink.model_validate(fields))
+        except ValidationError as err:
+            _, problem, fix = explain(err.errors()[0])
+            table.problem(row, "suppliers", f"{item!r}: {problem}", fix)
+            return None
+    return links
+
+
+def _check_links(table: _Table, firms: list[tuple[int, Firm]], ids: dict[str, int]) -> None:
+    """Every supplier is a firm of the table, and supplier links form no cycle."""
+    graph: dict[str, list[str]] = {}
+    for row, firm in firms:
+        for link in firm.suppliers:
+            if link.firm not in ids:
+                table.problem(
+                    row,
+                    "suppliers",
+                    f"unknown supplier {link.firm!r} of firm {firm.id!r}",
+                    "use the id of a firm in this table, or remove it",
+                )
+        graph[firm.id] = [link.firm for link in firm.suppliers if link.firm in ids]
+    try:
+        tuple(graphlib.TopologicalSorter(graph).static_order())
+    except graphlib.CycleError as err:
+        table.problem(
+            None,
+            "suppliers",
+            f"suppliers form a cycle ({' -> '.join(err.args[1])})",
+            "remove one of these supplier links",
+        )

@@ -7,16 +7,19 @@ here, so the engine can trust what it gets.
 
 from __future__ import annotations
 
-import graphlib
+import datetime as dt
 import hashlib
 import importlib.resources
 from pathlib import Path
 
-from pydantic import ValidationError
+from pydantic import Field, ValidationError
 
 from timeline.errors import TimelineError, dotted, explain
+from timeline.io import guard
+from timeline.io.firmsio import MAX_BYTES as FIRMS_MAX_BYTES
 from timeline.io.firmsio import read_firms
-from timeline.io.yamlio import YamlDoc, read_yaml
+from timeline.io.yamlio import MAX_BYTES, MAX_INPUT_ENV, YamlDoc, read_yaml
+from timeline.model.bounds import MAX_DAYS
 from timeline.model.checks import ScenarioError
 from timeline.model.scenario import (
     KEY_EVENTS,
@@ -42,11 +45,16 @@ def default_scenario_path() -> Path:
     return Path(str(shipped))
 
 
+RESERVED_BRANCH_IDS = ("all",)  # `--branch all` runs every branch
+EARLIEST, LATEST = dt.date(1900, 1, 1), dt.date(2199, 12, 31)  # dates the tables can hold
+MAX_TOTAL_OUTPUT_USD = 2**62  # lost output summed over firms and days must fit an int64
+
+
 class ScenarioFile(ScenarioSettings):
     """The top-level file: the scenario's settings and the names of its other files."""
 
     catalog: Text
-    branches: tuple[Text, ...]
+    branches: tuple[Text, ...] = Field(min_length=1)
     firms: Text
     calendar: Text
 
@@ -60,12 +68,12 @@ def scenario_path(path: str | Path | None) -> Path:
     if path is None:
         return default_scenario_path()
     path = Path(path)
-    return path / "scenario.yaml" if path.is_dir() else path
+    return path / "scenario.yaml" if guard.kind(path) == "folder" else path
 
 
 def _referenced(base: Path, name: str, parent: Path, field: str) -> Path:
-    path = (base.parent / name).resolve()
-    if not path.is_file():
+    path = guard.absolute(base.parent / name)
+    if guard.kind(path) == "missing":
         raise TimelineError(
             parent,
             field,
@@ -89,6 +97,17 @@ def load_scenario(path: str | Path | None = None, firms: str | Path | None = Non
             ("end",),
             f"end {spec.end} is not after start {spec.start}",
             "make end a later date than start",
+        )
+    for field, day in (("start", spec.start), ("end", spec.end)):
+        if not EARLIEST <= day <= LATEST:
+            raise top.error(
+                (field,), f"{field} {day} is outside {EARLIEST}..{LATEST}", "use a nearer date"
+            )
+    if (spec.end - spec.start).days + 1 > MAX_DAYS:
+        raise top.error(
+            ("end",),
+            f"the horizon {spec.start}..{spec.end} is over {MAX_DAYS} days (about ten years)",
+            "bring end closer to start",
         )
     if not spec.start <= spec.branch_point <= spec.end:
         raise top.error(
@@ -123,6 +142,13 @@ def load_scenario(path: str | Path | None = None, firms: str | Path | None = Non
                 "give each branch its own id",
             )
         seen[branch.id] = doc.path
+        if branch.id in RESERVED_BRANCH_IDS:
+            raise doc.error(
+                ("id",),
+                f"branch id {branch.id!r} is reserved (--branch all runs every branch)",
+                "give the branch another id",
+            )
+        _check_unique(doc, branch.add, "add")
         for key in KEY_EVENTS:
             if key in branch.cancel:
                 raise doc.error(
@@ -133,12 +159,15 @@ def load_scenario(path: str | Path | None = None, firms: str | Path | None = Non
 
     calendar_path = _referenced(top_path, spec.calendar, top_path, "calendar")
     calendar = read_yaml(calendar_path).validate(WorkingCalendar)
-    firms_path = firms.resolve() if firms else _referenced(top_path, spec.firms, top_path, "firms")
+    firms_path = (
+        guard.absolute(firms) if firms else _referenced(top_path, spec.firms, top_path, "firms")
+    )
     firm_table = read_firms(firms_path)
-    _check_suppliers(firms_path, firm_table)
+    _check_total_output(firms_path, firm_table, (spec.end - spec.start).days + 1)
 
+    limit = guard.setting(MAX_INPUT_ENV, max(MAX_BYTES, FIRMS_MAX_BYTES))
     hashes = {
-        _relative(p, top_path.parent): hashlib.sha256(p.read_bytes()).hexdigest()
+        _relative(p, top_path.parent): hashlib.sha256(guard.read_bytes(p, limit)).hexdigest()
         for p in [top_path, catalog_path, calendar_path, firms_path]
         + [d.path for d, _ in branch_docs]
     }
@@ -173,38 +202,27 @@ def _relative(path: Path, base: Path) -> str:
         return path.name
 
 
-def _check_unique(doc: YamlDoc, events: tuple[Event, ...]) -> None:
+def _check_unique(doc: YamlDoc, events: tuple[Event, ...], field: str = "events") -> None:
     seen: dict[str, int] = {}
     for index, event in enumerate(events):
         if event.id in seen:
             raise doc.error(
-                ("events", index, "id"),
+                (field, index, "id"),
                 f"duplicate event id {event.id!r}",
-                f"rename it; events[{seen[event.id]}] already uses it",
+                f"rename it; {field}[{seen[event.id]}] already uses it",
             )
         seen[event.id] = index
 
 
-def _check_suppliers(path: Path, firms: tuple[Firm, ...]) -> None:
-    ids = {firm.id for firm in firms}
-    graph: dict[str, list[str]] = {}
-    for row, firm in enumerate(firms, start=2):
-        for link in firm.suppliers:
-            if link.firm not in ids:
-                raise TimelineError(
-                    path,
-                    f"row {row}, column suppliers",
-                    f"unknown supplier {link.firm!r} of firm {firm.id!r}",
-                    "use the id of a firm in this table, or remove it",
-                )
-        graph[firm.id] = [link.firm for link in firm.suppliers]
-    try:
-        tuple(graphlib.TopologicalSorter(graph).static_order())
-    except graphlib.CycleError as err:
-        cycle = " -> ".join(err.args[1])
+def _check_total_output(path: Path, firms: tuple[Firm, ...], days: int) -> None:
+    """Lost output, summed over every firm and day of the horizon, must stay countable."""
+    total = sum(round(firm.daily_output_usd) for firm in firms) * days
+    if total >= MAX_TOTAL_OUTPUT_USD:
         raise TimelineError(
             path,
-            "column suppliers",
-            f"suppliers form a cycle ({cycle})",
-            "remove one of these supplier links",
-        ) from None
+            "column daily_output_usd",
+            f"the firms' output adds up to ${total / days:,.0f} a day, too much to count over "
+            f"{days} days",
+            "give daily_output_usd in US dollars a day (the table's total must stay under "
+            f"${MAX_TOTAL_OUTPUT_USD // days:,} a day)",
+        )

@@ -2,6 +2,8 @@
 
 Dates stay strings here (pydantic parses them, so an impossible date such as 2025-02-30 is
 reported with its field), and `!!python/...` tags are refused by PyYAML's safe constructor.
+Files are read through `timeline.io.guard` (regular files only, size-capped), and text holding
+control characters or direction overrides (`timeline.io.text`) is refused with its line.
 """
 
 from __future__ import annotations
@@ -13,8 +15,11 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from timeline.errors import TimelineError, dotted, explain
+from timeline.io.guard import read_bytes, setting
+from timeline.io.text import describe, unsafe_char
 
-MAX_BYTES = 5 * 1024 * 1024
+MAX_BYTES = 5 * 1024 * 1024  # default cap of a scenario file; TIMELINE_MAX_INPUT_BYTES overrides
+MAX_INPUT_ENV = "TIMELINE_MAX_INPUT_BYTES"
 _TIMESTAMP = "tag:yaml.org,2002:timestamp"
 
 
@@ -90,31 +95,24 @@ class YamlDoc:
             raise self.error(prefix + loc, problem, fix) from None
 
 
-def read_text(path: Path, max_bytes: int = MAX_BYTES) -> str:
-    """Read a UTF-8 text file, refusing huge, binary, BOM-prefixed or non-UTF-8 files."""
-    try:
-        size = path.stat().st_size
-        if size > max_bytes:
+def read_text(path: Path, max_bytes: int | None = None, bom: bool = False) -> str:
+    """Read a UTF-8 text file, refusing huge, binary or non-UTF-8 files, and a byte-order mark
+    unless `bom`. `max_bytes` defaults to `MAX_BYTES` or $TIMELINE_MAX_INPUT_BYTES."""
+    limit = max_bytes if max_bytes is not None else setting(MAX_INPUT_ENV, MAX_BYTES)
+    return decode_text(path, read_bytes(path, limit), bom)
+
+
+def decode_text(path: Path, raw: bytes, bom: bool = False) -> str:
+    """The text of a file's bytes: UTF-8, no NUL, not empty; a BOM is dropped if `bom`."""
+    if raw.startswith(b"\xef\xbb\xbf"):
+        if not bom:
             raise TimelineError(
                 path,
-                "",
-                f"file is {size / 1e6:.1f} MB, over the {max_bytes / 1e6:.0f} MB limit",
-                "split the file or remove unused rows",
+                "line 1",
+                "file starts with a byte-order mark (BOM)",
+                "save it as UTF-8 without BOM",
             )
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise TimelineError(path, "", "file not found", "check the path") from None
-    except IsADirectoryError:
-        raise TimelineError(path, "", "is a folder, not a file", "name a file") from None
-    except PermissionError:
-        raise TimelineError(path, "", "file cannot be read", "check its permissions") from None
-    if raw.startswith(b"\xef\xbb\xbf"):
-        raise TimelineError(
-            path,
-            "line 1",
-            "file starts with a byte-order mark (BOM)",
-            "save it as UTF-8 without BOM",
-        )
+        raw = raw[3:]
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as err:
@@ -130,6 +128,34 @@ def read_text(path: Path, max_bytes: int = MAX_BYTES) -> str:
     if not text.strip():
         raise TimelineError(path, "", "file is empty", "fill it in or name the right file")
     return text
+
+
+def _check_characters(doc: YamlDoc) -> None:
+    """Refuse keys or text holding control characters or direction overrides (YAML escapes
+    such as "\\e" make them from plain ASCII). Shared (aliased) parts are visited once."""
+    seen: set[int] = set()
+
+    def check(text: str, loc: tuple[object, ...]) -> None:
+        bad = unsafe_char(text)
+        if bad is not None:
+            raise doc.error(
+                loc,
+                f"text holds the control character {describe(bad)}",
+                "remove it: terminal escapes and direction overrides are not allowed",
+            )
+
+    def walk(value: Any, loc: tuple[object, ...]) -> None:
+        if isinstance(value, str):
+            check(value, loc)
+        elif isinstance(value, dict | list) and id(value) not in seen:
+            seen.add(id(value))
+            items = value.items() if isinstance(value, dict) else enumerate(value)
+            for key, item in items:
+                if isinstance(key, str):
+                    check(key, (*loc, key))
+                walk(item, (*loc, key))
+
+    walk(doc.data, ())
 
 
 def read_yaml(path: Path) -> YamlDoc:
@@ -154,10 +180,21 @@ def read_yaml(path: Path) -> YamlDoc:
         raise TimelineError(
             path, "", "nesting is too deep to read", "flatten the file: plain lists and mappings"
         ) from None
+    except yaml.reader.ReaderError as err:
+        line = text[: err.position].count("\n") + 1
+        char = chr(err.character) if isinstance(err.character, int) else str(err.character)
+        raise TimelineError(
+            path,
+            f"line {line}",
+            f"text holds the control character {describe(char)}",
+            "remove it: terminal escapes and direction overrides are not allowed",
+        ) from None
     except yaml.YAMLError as err:
         raise TimelineError(path, "", f"not valid YAML ({err})", "check the syntax") from None
     finally:
         loader.dispose()
     if not isinstance(data, dict):
         raise TimelineError(path, "line 1", "expected a mapping of key: value lines", "see README")
-    return YamlDoc(path, data, root)
+    doc = YamlDoc(path, data, root)
+    _check_characters(doc)
+    return doc

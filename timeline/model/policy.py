@@ -11,6 +11,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
+from timeline.model.bounds import Flag, Pct, Share
+
 DESTINATIONS: tuple[str, ...] = ("US", "EU", "JP", "KR", "IN", "other")
 END_USES: tuple[str, ...] = ("civil", "defence")
 Destination = Literal["US", "EU", "JP", "KR", "IN", "other"]
@@ -59,19 +61,19 @@ def destination_of(country: str) -> str:
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class Approval(_Strict):
     """Probability that one licence application is approved, for one destination."""
 
-    civil: float = Field(ge=0.0, le=1.0)
-    defence: float = Field(ge=0.0, le=1.0)
+    civil: Share
+    defence: Share
 
 
 class ApprovalUpdate(_Strict):
-    civil: float | None = Field(default=None, ge=0.0, le=1.0)
-    defence: float | None = Field(default=None, ge=0.0, le=1.0)
+    civil: Share | None = None
+    defence: Share | None = None
 
 
 def _check_elements(value: frozenset[str]) -> frozenset[str]:
@@ -116,21 +118,21 @@ class PolicyState(_Strict):
     `rereview_working_days`. General licences cover named groups at once.
     """
 
-    us_tariff_on_cn_pct: float = Field(ge=0, le=10_000)
-    cn_tariff_on_us_pct: float = Field(ge=0, le=10_000)
+    us_tariff_on_cn_pct: Pct
+    cn_tariff_on_us_pct: Pct
     licensed_elements: frozenset[str] = frozenset()
     review_working_days: float = Field(default=45, ge=0, le=1000)
     review_spread: float = Field(default=1.0, ge=1, le=10)
     rereview_working_days: float = Field(default=45, ge=0, le=1000)
     approval: dict[Destination, Approval]
     general_licences: tuple[GeneralLicence, ...] = ()
-    extraterritorial: bool = False
+    extraterritorial: Flag = False
     extraterritorial_threshold_pct: float = Field(default=0.1, ge=0, le=100)
-    us_software_controls: bool = False
-    us_affiliates_rule: bool = False
-    us_port_fees: bool = False
-    us_chip_controls: bool = False
-    us_bank_sanctions: bool = False
+    us_software_controls: Flag = False
+    us_affiliates_rule: Flag = False
+    us_port_fees: Flag = False
+    us_chip_controls: Flag = False
+    us_bank_sanctions: Flag = False
 
     _elements = field_validator("licensed_elements")(_check_elements)
 
@@ -205,8 +207,8 @@ class PolicyState(_Strict):
 class Effects(_Strict):
     """What one event changes. Every field is optional; a given field replaces the state's."""
 
-    us_tariff_on_cn_pct: float | None = Field(default=None, ge=0)
-    cn_tariff_on_us_pct: float | None = Field(default=None, ge=0)
+    us_tariff_on_cn_pct: Pct | None = None
+    cn_tariff_on_us_pct: Pct | None = None
     licensed_elements: frozenset[str] | None = None
     licensed_elements_add: frozenset[str] | None = None
     licensed_elements_remove: frozenset[str] | None = None
@@ -216,13 +218,13 @@ class Effects(_Strict):
     approval: dict[Destination, ApprovalUpdate] | None = None
     general_licences_add: tuple[GeneralLicence, ...] | None = None
     general_licences_remove: frozenset[str] | None = None
-    extraterritorial: bool | None = None
+    extraterritorial: Flag | None = None
     extraterritorial_threshold_pct: float | None = Field(default=None, ge=0, le=100)
-    us_software_controls: bool | None = None
-    us_affiliates_rule: bool | None = None
-    us_port_fees: bool | None = None
-    us_chip_controls: bool | None = None
-    us_bank_sanctions: bool | None = None
+    us_software_controls: Flag | None = None
+    us_affiliates_rule: Flag | None = None
+    us_port_fees: Flag | None = None
+    us_chip_controls: Flag | None = None
+    us_bank_sanctions: Flag | None = None
 
     @field_validator("licensed_elements", "licensed_elements_add", "licensed_elements_remove")
     @classmethod

@@ -18,6 +18,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PrivateAttr,
+    Strict,
     StringConstraints,
     ValidationError,
     ValidationInfo,
@@ -26,6 +27,18 @@ from pydantic import (
 )
 
 from timeline.errors import TimelineError
+from timeline.model.bounds import (
+    MAX_DAYS,
+    MAX_RESTOCK_RATE,
+    DayOffset,
+    Days,
+    Number,
+    Order,
+    Share,
+    UsdPerDay,
+    WholeDays,
+    WorkingDays,
+)
 from timeline.model.policy import Effects, EndUse, PolicyState, _check_elements
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=80)]
@@ -60,15 +73,15 @@ KEY_EVENTS: tuple[str, ...] = (
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class After(_Strict):
     """A date relative to another event: `days` calendar days or `working_days` in China."""
 
     event: Slug
-    days: int | None = None
-    working_days: int | None = Field(default=None, ge=0)
+    days: DayOffset | None = None
+    working_days: WorkingDays | None = None
 
     @model_validator(mode="after")
     def _one_offset(self) -> After:
@@ -90,7 +103,7 @@ class Event(_Strict):
     outcome: str = ""
     source: Text
     assumption: str | None = None
-    order: int = 0
+    order: Order = 0
 
     @model_validator(mode="after")
     def _one_date(self) -> Event:
@@ -109,7 +122,7 @@ class Override(_Strict):
     effects: Effects | None = None
     source: Text | None = None
     assumption: str | None = None
-    order: int | None = None
+    order: Order | None = None
 
 
 class Branch(_Strict):
@@ -192,8 +205,8 @@ class SupplierLink(_Strict):
     """
 
     firm: Slug
-    buffer_days: float = Field(ge=0, le=3650)
-    share: float = Field(default=1.0, gt=0, le=1)
+    buffer_days: Days
+    share: Share = Field(default=1.0, gt=0)
 
 
 class Firm(_Strict):
@@ -204,19 +217,19 @@ class Firm(_Strict):
     sector: Text
     country: Country
     elements: frozenset[str] = frozenset()
-    china_share: float = Field(ge=0, le=1)
-    china_content_share: float = Field(ge=0, le=1)
-    inventory_days: float = Field(ge=0)
-    daily_output_usd: float = Field(ge=0)
+    china_share: Share
+    china_content_share: Share
+    inventory_days: Days
+    daily_output_usd: UsdPerDay
     end_use: EndUse = "civil"
     suppliers: tuple[SupplierLink, ...] = ()
-    lead_time_days: int = Field(ge=0)
-    ramp_days: int = Field(ge=0)
+    lead_time_days: WholeDays
+    ramp_days: WholeDays
     source: Text
     group: Annotated[str, StringConstraints(pattern=r"^[a-z0-9-]*$", max_length=40)] = ""
-    defence_share: float | None = Field(default=None, ge=0, le=1)
-    value_added_share: float | None = Field(default=None, gt=0, le=1)
-    re_tonnes_per_year: float = Field(default=0.0, ge=0)
+    defence_share: Share | None = None
+    value_added_share: Share | None = Field(default=None, gt=0)
+    re_tonnes_per_year: Annotated[float, Strict(), Field(ge=0, le=1e7)] = 0.0
 
     @model_validator(mode="after")
     def _valid_elements(self) -> Firm:
@@ -234,7 +247,7 @@ class Firm(_Strict):
 class Parameter(_Strict):
     """A number the model needs that is not an event: it carries a source or an assumption."""
 
-    value: float
+    value: Number
     source: str | None = None
     assumption: str | None = None
 
@@ -284,6 +297,26 @@ class Parameters(_Strict):
             if prefix != "default" and sector.startswith(prefix) and len(prefix) > length:
                 best, length = prefix, len(prefix)
         return self.value_added_share[best].value
+
+    @field_validator("restock_rate")
+    @classmethod
+    def _restock_range(cls, value: Parameter) -> Parameter:
+        if not 0 <= value.value <= MAX_RESTOCK_RATE:
+            raise ValueError(
+                f"restock_rate {value.value} is outside 0..{MAX_RESTOCK_RATE:g}; give the days "
+                "of cover refilled a day, e.g. 0.5"
+            )
+        return value
+
+    @field_validator("at_risk_days")
+    @classmethod
+    def _at_risk_range(cls, value: Parameter) -> Parameter:
+        if not 0 <= value.value <= MAX_DAYS:
+            raise ValueError(
+                f"at_risk_days {value.value} is outside 0..{MAX_DAYS}; give a number of days, "
+                "e.g. 14"
+            )
+        return value
 
 
 class ScenarioSettings(_Strict):

@@ -61,14 +61,19 @@ def branch_events(events: tuple[Event, ...], branch: Branch) -> list[Event]:
             else:
                 event = event.model_copy(update={"date": when, "after": None})
         out.append(event)
+    added: set[str] = set()
     for event in branch.add:
+        if event.id in added:
+            raise ScheduleError(
+                event.id, "two added events share this id", "give each added event its own id"
+            )
         if event.id in ids:
             raise ScheduleError(
                 event.id,
                 "an added event reuses an id of the catalog",
                 "give it a new id, or use override: to change the catalog event",
             )
-        ids.add(event.id)
+        added.add(event.id)
         out.append(event)
     return out
 
@@ -104,10 +109,17 @@ def resolve_dates(events: list[Event], calendar: WorkingCalendar) -> dict[str, d
         for event_id in reversed(path):
             after = by_id[event_id].after
             base = dates[after.event]
-            if after.working_days is not None:
-                dates[event_id] = calendar.add_working_days(base, after.working_days)
-            else:
-                dates[event_id] = base + dt.timedelta(days=after.days)
+            try:
+                if after.working_days is not None:
+                    dates[event_id] = calendar.add_working_days(base, after.working_days)
+                else:
+                    dates[event_id] = base + dt.timedelta(days=after.days)
+            except OverflowError:
+                raise ScheduleError(
+                    event_id,
+                    f"its date is past the last date a calendar can hold ({dt.date.max})",
+                    "give the event (or the one it follows) a date inside the horizon",
+                ) from None
     return dates
 
 
