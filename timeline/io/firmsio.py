@@ -60,6 +60,8 @@ def _kind(name: str, info: FieldInfo) -> str:
     if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
         options = [a for a in typing.get_args(annotation) if a is not type(None)]
         annotation = options[0] if len(options) == 1 else str
+    if typing.get_origin(annotation) is typing.Annotated:
+        annotation = typing.get_args(annotation)[0]
     if typing.get_origin(annotation) in (frozenset, set, tuple, list):
         return "words"
     return {bool: "bool", int: "int", float: "float"}.get(annotation, "text")
