@@ -182,12 +182,12 @@ def run_meta(sim: Simulation, branch: str, command: str, created_at: str) -> dic
         }
         for sector, p in params.value_added_share.items()
     ]
-    for name, dist in getattr(scenario, "uncertainty", {}).items():
+    for name, spread in scenario.uncertainty.items():
         parameters.append(
             {
                 "name": f"{name} (factor per firm and run)",
-                "value": dist.describe(),
-                "source": getattr(dist, "source", "") or "",
+                "value": spread.factor.describe(),
+                "source": spread.source or f"assumption: {spread.assumption}",
             }
         )
     key_dates = [

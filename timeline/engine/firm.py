@@ -199,6 +199,11 @@ class Plant:
                 goal = min(self.threshold, item.cap)
                 if item.avail < 1.0 - EPS and item.level < goal - EPS and item.avail > EPS:
                     candidates.append((goal - item.level) / self.inflow(item))
+        for item in self.inputs:  # a stock reaching its cap changes what the plant buys
+            if item.avail >= 1.0 - EPS and item.level < item.cap - EPS:
+                change = self.drift(item)
+                if change > EPS:
+                    candidates.append((item.cap - item.level) / change)
         waits = [math.ceil(c - EPS) for c in candidates if c > EPS]
         day = now + max(1, min(waits)) if waits else None
         if day != self.wake_day or day is None:

@@ -145,12 +145,12 @@ class Supply:
         return min(1.0, total)
 
     def china_flow(self) -> float:
-        """The share of normal direct Chinese purchases arriving now (for flows.csv)."""
+        """The share of normal direct Chinese purchases that may ship now (licensed or not
+        controlled): what China's customs count as exports, for flows.csv."""
         if self.china <= 0:
             return 0.0
-        return sum(self.share(c) for c in self.channels if c.route == "direct" and c.flowing) / (
-            self.china
-        )
+        ships = [c for c in self.channels if c.route == "direct" and not c.missing]
+        return sum(self.share(c) for c in ships) / self.china
 
     # --- the regime changes -------------------------------------------------------------------
     def controlled(self, channel: Channel, policy: PolicyState) -> frozenset[str]:

@@ -25,7 +25,7 @@ class FirmParams:
 
 def draw_params(scenario: Scenario, streams: Streams) -> list[FirmParams]:
     """Every firm's numbers for the replicate of `streams`."""
-    spread = getattr(scenario, "uncertainty", {})
+    spread = {name: s.factor for name, s in scenario.uncertainty.items()}
     out = []
     for firm in scenario.firms:
 

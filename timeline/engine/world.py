@@ -252,8 +252,10 @@ class World:
             return
         item = plant.inputs[0]
         share = supply.china_flow()
-        if share > 0 and item.avail >= 1.0 - EPS:
+        if share > 0 and item.avail >= 1.0 - EPS:  # restocking buys above consumption
             share *= plant.inflow(item)
+        elif share > 0:
+            share *= plant.rate if plant.rate > 0 else 0.0
         if abs(share - self.china[plant.index]) > EPS:
             self.china[plant.index] = share
             self.result.flows.append((self.now, plant.index, share))

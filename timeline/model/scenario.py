@@ -40,6 +40,7 @@ from timeline.model.bounds import (
     WorkingDays,
 )
 from timeline.model.policy import Effects, EndUse, PolicyState, _check_elements
+from timeline.model.uncertain import Distribution
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=80)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
@@ -319,6 +320,27 @@ class Parameters(_Strict):
         return value
 
 
+class Spread(_Strict):
+    """How uncertain a firm-table number is: each firm's value is multiplied, once per firm and
+    run, by a draw of `factor` (e.g. triangular 0.5, 1, 1.5: half to one and a half times)."""
+
+    factor: Distribution
+    source: str | None = None
+    assumption: str | None = None
+
+    @model_validator(mode="after")
+    def _sourced(self) -> Spread:
+        if not (self.source or self.assumption):
+            raise ValueError("give a source (publication, date) or an assumption with a reason")
+        low, _ = self.factor.support
+        if low < 0:
+            raise ValueError("a spread factor cannot be negative; give a factor range from 0 up")
+        return self
+
+
+SpreadField = Literal["inventory_days", "buffer_days", "lead_time_days"]
+
+
 class ScenarioSettings(_Strict):
     """What a scenario says of itself: identity, horizon, branch point, starting state."""
 
@@ -331,6 +353,7 @@ class ScenarioSettings(_Strict):
     initial_policy: PolicyState
     initial_policy_source: Text
     parameters: Parameters
+    uncertainty: dict[SpreadField, Spread] = {}
 
 
 class Scenario(ScenarioSettings):
