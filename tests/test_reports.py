@@ -254,15 +254,44 @@ def test_report_rebuild_is_deterministic(built, page):
 
 
 def test_one_run_where_present(tmp_path):
-    """One branch, one run (no bands, no compare.csv, no buffers): what is there is shown."""
+    """One branch, one run (no bands, no compare.csv, no buffers): what is there is shown;
+    `--excel --parquet` add the workbook and Parquet files; stale charts of ours go."""
     out = write_outputs(tmp_path / "one", runs=1, branches=("decouple",))
-    result = CliRunner().invoke(app, ["report", str(out)])
+    (out / "charts").mkdir()
+    (out / "charts" / "buffers_decouple.png").write_bytes(b"from an earlier report")
+    (out / "charts" / "notes.txt").write_text("the user's own file")
+    result = CliRunner().invoke(app, ["report", str(out), "--excel", "--parquet"])
     assert result.exit_code == 0, result.output
-    names = {p.stem for p in (out / "charts").iterdir()}
-    assert names == {"stopped", "value_lost", "policy", "stopped_share_decouple"}
+    names = {p.name for p in (out / "charts").iterdir()}
+    expected = {"stopped", "value_lost", "policy", "stopped_share_decouple"}
+    assert names == {f"{n}.{kind}" for n in expected for kind in ("png", "svg")} | {"notes.txt"}
     page = (out / "report.html").read_text(encoding="utf-8")
     assert "One run per branch" in page
     assert 'id="buffers"' not in page and 'id="sensitivity"' not in page
+    timeline = read_table(out / "decouple" / "timeline.csv")
+    lost = fmt.money(timeline["output_lost_usd"].sum())
+    assert lost in page[page.index('id="answer"') : page.index('id="key-dates"')]
+    book = openpyxl.load_workbook(out / "report.xlsx", read_only=True)
+    assert "decouple timeline" in book.sheetnames and "summary decouple" in book.sheetnames
+    parquet = pq.read_table(out / "parquet" / "decouple" / "timeline.parquet")
+    assert parquet.num_rows == len(timeline)
+
+
+def test_single_branch_ensemble_answer_from_runs(tmp_path):
+    """No compare.csv (one branch of an ensemble): the answer comes from runs.csv."""
+    out = write_outputs(tmp_path / "one", runs=40, branches=("decouple",), optional=False)
+    page = build_report(out, charts={}).decode("utf-8")
+    runs = read_table(out / "decouple" / "runs.csv")["output_lost_since_branch_usd"]
+    q10, q50, q90 = (float(runs.quantile(q)) for q in (0.1, 0.5, 0.9))
+    assert html.escape(fmt.band(q50, q10, q90, fmt.money)) in page
+    assert 'id="charts"' not in page
+
+
+def test_unknown_group_is_an_error(built):
+    """A --group that no plant is in is most likely a typo: exit 2, the groups there are."""
+    result = CliRunner().invoke(app, ["report", str(built), "--group", "wacth"])
+    assert result.exit_code == 2
+    assert "no plant is in group 'wacth'" in result.stderr and "watch" in result.stderr
 
 
 def test_report_of_missing_folder_is_one_line_error(tmp_path):

@@ -213,12 +213,9 @@ def report(
     """
 
     def job() -> None:
-        from timeline.io.output import write_file
-        from timeline.reports import report_files
+        from timeline.reports.build import write_report  # matplotlib only when needed
 
-        files = report_files(out_dir, group, excel=excel, parquet=parquet)
-        for name, content in files.items():
-            write_file(out_dir / name, content)
-        typer.echo(f"Wrote {out_dir / 'report.html'} and {len(files) - 1} other files")
+        written = write_report(out_dir, group, excel=excel, parquet=parquet)
+        typer.echo(f"Wrote {out_dir / 'report.html'} and {len(written) - 1} other files")
 
     _guard(job)

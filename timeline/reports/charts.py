@@ -253,7 +253,7 @@ def _save(fig: Figure, name: str) -> dict[str, bytes]:
     return out
 
 
-def _span(outputs: Outputs) -> tuple[dt.date | None, dt.date | None]:
+def span(outputs: Outputs) -> tuple[dt.date | None, dt.date | None]:
     """The horizon: run.json's start and end, else the dates of timeline.csv or bands.csv."""
     meta = outputs.meta
     start, end = _parse_date(meta.get("start")), _parse_date(meta.get("end"))
@@ -374,7 +374,7 @@ def _fan(
         line = mpl.lines.Line2D([], [], color=st.color, linestyle=st.linestyle, linewidth=1.8)
         handles.append(_band_handle(st.color, st.hatch, line) if banded else line)
         names.append(f"{branch.id}: {_short(branch.title, 30)}")
-    start, end = _span(outputs)
+    start, end = span(outputs)
     _date_axis(ax, start, end)
     ax.set_ylim(bottom=0)
     if money:
@@ -482,7 +482,7 @@ def stopped_share_chart(
     outputs: Outputs, index: int, branch: Branch, group: str | None
 ) -> dict[str, bytes]:
     """(c) One branch: per plant, the share of runs stopped each day."""
-    start, end = _span(outputs)
+    start, end = span(outputs)
     table = plants(branch)
     if start is None or end is None or table.empty:
         return {}
@@ -570,7 +570,7 @@ def policy_chart(outputs: Outputs) -> dict[str, bytes]:
     _layout(fig, 0.85, 0.85, 0.95 + _marks_height(items), 0.45)
     axes = fig.subplots(len(branches), 1, sharex=True, squeeze=False)[:, 0]
     fig.subplots_adjust(hspace=0.35 * len(branches) / max(1, height - 1.4))
-    start, end = _span(outputs)
+    start, end = span(outputs)
     top = 0.0
     for frame in (t for _, _, t in branches):
         for column in ("us_tariff_on_cn_pct", "cn_tariff_on_us_pct"):

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from timeline.reports import fmt
-from timeline.reports.charts import order_plants, plants, render, slug
+from timeline.reports.charts import order_plants, plants, render, slug, span
 from timeline.reports.files import Branch, Outputs, load
 
 Cell = str  # HTML already escaped
@@ -73,45 +73,57 @@ def _quantiles(values: pd.Series, dates: bool = False) -> dict[str, Any]:
     return {f"q{q}": float(np.quantile(numbers, q / 100)) for q in (10, 50, 90)}
 
 
+#: Today's one-run figures (compare.csv and run.json summary before ensembles) by stem.
+SINGLE_RUN_KEYS = {
+    "first_stop": "first_stop_date",
+    "peak_firms_stopped": "peak_firms_stopped",
+    "output_lost_usd": "total_output_lost_usd",
+    "first_stop_since_branch": "first_stop_since_branch_date",
+    "peak_firms_stopped_since_branch": "peak_firms_stopped_since_branch",
+    "output_lost_since_branch_usd": "output_lost_since_branch_usd",
+}
+_RUNS_COLUMNS = {
+    "first_stop": ("first_stop_date", True),
+    "peak_firms_stopped": ("peak_firms_stopped", False),
+    "output_lost_usd": ("output_lost_usd", False),
+    "output_lost_since_branch_usd": ("output_lost_since_branch_usd", False),
+}
+
+
 def headline(outputs: Outputs) -> dict[str, dict[str, Any]]:
-    """Per branch, compare.csv's row: from compare.csv, else runs.csv, else run.json summary."""
+    """Per branch, a row of compare.csv's columns (`<stem>_q10/q50/q90`, ...).
+
+    Taken from compare.csv; what it lacks from runs.csv (quantiles over runs), then from
+    one-run figures (an older compare.csv row or run.json's summary: P10 = P50 = P90).
+    """
     compare = outputs.table("compare")
-    rows: dict[str, dict[str, Any]] = {}
+    given: dict[str, dict[str, Any]] = {}
     if compare is not None and "branch" in compare:
-        for row in compare.to_dict("records"):
-            rows[str(row["branch"])] = row
+        given = {str(row["branch"]): row for row in compare.to_dict("records")}
+    rows = {}
     for branch in outputs.branches:
-        if branch.id in rows:
-            continue
+        row = {"branch": branch.id, "title": branch.title, "runs": branch.runs}
+        row.update(given.get(branch.id, {}))
         runs = branch.table("runs")
-        row: dict[str, Any] = {"branch": branch.id, "title": branch.title, "runs": branch.runs}
-        if runs is not None and len(runs):
-            sources = {
-                "first_stop": ("first_stop_date", True),
-                "peak_firms_stopped": ("peak_firms_stopped", False),
-                "output_lost_usd": ("output_lost_usd", False),
-                "output_lost_since_branch_usd": ("output_lost_since_branch_usd", False),
-            }
-            for stem, (column, dates) in sources.items():
-                if column in runs:
-                    for q, value in _quantiles(runs[column], dates).items():
-                        row[f"{stem}_{q}"] = value
-        else:
-            summary = branch.meta.get("summary") or {}
-            single = {
-                "first_stop": "first_stop_date",
-                "peak_firms_stopped": "peak_firms_stopped",
-                "output_lost_usd": "total_output_lost_usd",
-                "first_stop_since_branch": "first_stop_since_branch_date",
-                "peak_firms_stopped_since_branch": "peak_firms_stopped_since_branch",
-                "output_lost_since_branch_usd": "output_lost_since_branch_usd",
-            }
-            for stem, key in single.items():
-                value = summary.get(f"{stem}_q50", summary.get(key))
-                for q in (10, 50, 90):
-                    row[f"{stem}_q{q}"] = summary.get(f"{stem}_q{q}", value)
+        for stem, (column, dates) in _RUNS_COLUMNS.items():
+            if f"{stem}_q50" in row or runs is None or column not in runs or not len(runs):
+                continue
+            for q, value in _quantiles(runs[column], dates).items():
+                row[f"{stem}_{q}"] = value
+        summary = branch.meta.get("summary")
+        summary = summary if isinstance(summary, dict) else {}
+        for stem, key in SINGLE_RUN_KEYS.items():
+            if f"{stem}_q50" in row:
+                continue
+            for source in (given.get(branch.id, {}), summary):
+                if f"{stem}_q50" in source:
+                    row.update({f"{stem}_q{q}": source.get(f"{stem}_q{q}") for q in (10, 50, 90)})
+                    break
+                if key in source:
+                    row.update({f"{stem}_q{q}": source[key] for q in (10, 50, 90)})
+                    break
         rows[branch.id] = row
-    return {b.id: rows[b.id] for b in outputs.branches if b.id in rows}
+    return rows
 
 
 def band_cell(row: dict[str, Any], stem: str, show: Callable[[Any], str]) -> str:
@@ -162,7 +174,10 @@ def _meta(branch: Branch, key: str) -> Any:
 
 
 def _branch_head(branch: Branch) -> str:
-    return f"<span class=bid>{e(branch.id)}</span><br><span class=bt>{e(branch.title)}</span>"
+    head = f"<span class=bid>{e(branch.id)}</span>"
+    if branch.title != branch.id:
+        head += f"<br><span class=bt>{e(branch.title)}</span>"
+    return head
 
 
 # --- sections --------------------------------------------------------------------------
@@ -172,7 +187,7 @@ def answer_section(outputs: Outputs) -> str:
     rows = headline(outputs)
     branches = [b for b in outputs.branches if b.id in rows]
     point = _meta(outputs.first, "branch_point")
-    start, end = _meta(outputs.first, "start"), _meta(outputs.first, "end")
+    start, end = span(outputs)
     parts = ['<section id="answer"><h2>The answer</h2>']
     parts.append(lead_sentence(outputs, rows))
     header = ["", *[_branch_head(b) for b in branches]]
