@@ -179,12 +179,15 @@ def _marks_height(items: list[Mark]) -> float:
 
 
 def _draw_marks(ax: Axes, items: list[Mark], labels: bool = True, color: str = "#222") -> None:
+    """Vertical lines at the marks, labelled above the axes (call after the x limits are set)."""
     for i, mark in enumerate(items):
         x = mdates.date2num(mark.date)
         width, style_ = (1.3, "-") if mark.branch_point else (0.8, (0, (4, 2)))
         ax.axvline(x, color=color, linewidth=width, linestyle=style_, zorder=1.5, alpha=0.85)
         if labels:
             row = len(items) - 1 - i  # earliest on top
+            low, high = ax.get_xlim()
+            right = (x - low) > 0.65 * (high - low)  # late dates: the label runs leftwards
             ax.annotate(
                 mark.label,
                 xy=(x, 1.0),
@@ -192,7 +195,7 @@ def _draw_marks(ax: Axes, items: list[Mark], labels: bool = True, color: str = "
                 xytext=(0, 3 + 10 * row),
                 textcoords="offset points",
                 fontsize=7,
-                ha="left",
+                ha="right" if right else "left",
                 va="bottom",
                 weight="bold" if mark.branch_point else "normal",
                 annotation_clip=False,
@@ -200,7 +203,7 @@ def _draw_marks(ax: Axes, items: list[Mark], labels: bool = True, color: str = "
                     "arrowstyle": "-",
                     "color": "#777",
                     "linewidth": 0.5,
-                    "relpos": (0, 0),
+                    "relpos": (1, 0) if right else (0, 0),
                     "shrinkA": 0,
                     "shrinkB": 0,
                 },
@@ -478,9 +481,7 @@ def share_matrix(branch: Branch, ids: list[str], start: dt.date, days: int) -> n
     return None
 
 
-def stopped_share_chart(
-    outputs: Outputs, index: int, branch: Branch, group: str | None
-) -> dict[str, bytes]:
+def stopped_share_chart(outputs: Outputs, branch: Branch, group: str | None) -> dict[str, bytes]:
     """(c) One branch: per plant, the share of runs stopped each day."""
     start, end = span(outputs)
     table = plants(branch)
@@ -613,8 +614,8 @@ def policy_chart(outputs: Outputs) -> dict[str, bytes]:
                 linewidth=0,
             )
         ax.set_title(f"{branch.id}: {_short(branch.title, 60)}", loc="left", fontsize=9)
-        _draw_marks(ax, items, labels=n == 0)
         _date_axis(ax, start, end)
+        _draw_marks(ax, items, labels=n == 0)
     handles = [
         mpl.lines.Line2D([], [], color=OKABE_ITO[0], lw=1.6),
         mpl.lines.Line2D([], [], color=OKABE_ITO[1], lw=1.6, ls="--"),
@@ -646,7 +647,7 @@ def _element_count(frame: pd.DataFrame) -> np.ndarray:
 # --- (e): buffers and sensitivity --------------------------------------------------------
 
 
-def buffers_chart(index: int, branch: Branch) -> dict[str, bytes]:
+def buffers_chart(branch: Branch) -> dict[str, bytes]:
     """(e) Days of cover needed vs held now, per plant (buffers.csv)."""
     table = branch.table("buffers")
     if table is None or not {"firm_id", "days_of_cover_now", "days_needed"} <= set(table.columns):
@@ -778,11 +779,11 @@ def render(outputs: Outputs, group: str | None = None) -> dict[str, bytes]:
     with mpl.rc_context(_RC):
         files.update(stopped_chart(outputs))
         files.update(value_lost_chart(outputs))
-        for index, branch in enumerate(outputs.branches):
-            files.update(stopped_share_chart(outputs, index, branch, group))
+        for branch in outputs.branches:
+            files.update(stopped_share_chart(outputs, branch, group))
         files.update(policy_chart(outputs))
-        for index, branch in enumerate(outputs.branches):
-            files.update(buffers_chart(index, branch))
+        for branch in outputs.branches:
+            files.update(buffers_chart(branch))
         sensitivity = outputs.table("sensitivity")
         needed = {"branch", "parameter", "low_label", "high_label", "value_at_low", "value_at_high"}
         if sensitivity is not None and needed <= set(sensitivity.columns):
