@@ -241,10 +241,16 @@ def _end_labels(ax: Axes, items: list[tuple[float, str, str]]) -> None:
             xytext=(4, 0),
             textcoords="offset points",
             fontsize=7.5,
-            color=colour,
+            color=_darker(colour),
             va="center",
             annotation_clip=False,
         )
+
+
+def _darker(colour: str, by: float = 0.45) -> tuple[float, float, float]:
+    """The colour mixed with black, for text that must read in grey print too."""
+    red, green, blue = mpl.colors.to_rgb(colour)
+    return (red * (1 - by), green * (1 - by), blue * (1 - by))
 
 
 def _save(fig: Figure, name: str) -> dict[str, bytes]:
@@ -280,7 +286,9 @@ def _series(branch: Branch, metric: str) -> tuple[pd.DataFrame, bool] | None:
     if bands is not None and {"date", "metric", "q50"} <= set(bands.columns):
         rows = bands[bands["metric"] == metric].sort_values("date", kind="stable")
         if not rows.empty:
-            banded = branch.runs > 1 and {"q10", "q90"} <= set(rows.columns)
+            banded = {"q10", "q90"} <= set(rows.columns) and (
+                branch.runs > 1 or bool((rows["q10"] != rows["q90"]).any())
+            )
             frame = rows[["date", "q50"]].copy()
             frame["q10"] = rows["q10"] if banded else rows["q50"]
             frame["q90"] = rows["q90"] if banded else rows["q50"]

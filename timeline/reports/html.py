@@ -278,6 +278,11 @@ def lead_sentence(outputs: Outputs, rows: dict[str, dict[str, Any]]) -> str:
         return ""
     worst = max(values, key=lambda b: values[b])
     best = min(values, key=lambda b: values[b])
+    if values[worst] == values[best]:
+        return (
+            '<p class="lead">From the branch point on, every branch loses the same median '
+            f"output: {e(fmt.money(values[worst]))}.</p>"
+        )
     text = (
         f"From the branch point on, <b>{e(worst)}</b> loses the most output: "
         f"{e(band_cell(rows[worst], stem, fmt.money))}; <b>{e(best)}</b> the least: "
@@ -511,6 +516,10 @@ def _country(indexed: dict[str, pd.DataFrame], fid: str) -> str:
 _BY = re.compile(r"^p_stop_by_(\d{4})_(\d{2})_(\d{2})$")
 
 
+def _band_of(row: pd.Series, stem: str, show: Callable[[Any], str]) -> str:
+    return fmt.band(row.get(f"{stem}_q50"), row.get(f"{stem}_q10"), row.get(f"{stem}_q90"), show)
+
+
 def _risk_table(branch: Branch, frame: pd.DataFrame, ids: list[str], names: dict) -> str:
     by = [c for c in frame.columns if _BY.match(str(c))]
     header = ["Plant", "Chance of a stop"]
@@ -523,36 +532,11 @@ def _risk_table(branch: Branch, frame: pd.DataFrame, ids: list[str], names: dict
         r = frame.loc[fid]
         row = [e(names.get(fid, fid)), e(fmt.share(r.get("p_stop")))]
         row += [e(fmt.share(r.get(c))) for c in by]
-        row.append(
-            e(
-                fmt.band(
-                    r.get("first_stop_q50"),
-                    r.get("first_stop_q10"),
-                    r.get("first_stop_q90"),
-                    _first_stop,
-                )
-            )
-        )
-        row.append(
-            e(
-                fmt.band(
-                    r.get("days_stopped_q50"),
-                    r.get("days_stopped_q10"),
-                    r.get("days_stopped_q90"),
-                    fmt.count,
-                )
-            )
-        )
-        row.append(
-            e(
-                fmt.band(
-                    r.get("value_lost_usd_q50"),
-                    r.get("value_lost_usd_q10"),
-                    r.get("value_lost_usd_q90"),
-                    fmt.money,
-                )
-            )
-        )
+        row += [
+            e(_band_of(r, "first_stop", _first_stop)),
+            e(_band_of(r, "days_stopped", fmt.count)),
+            e(_band_of(r, "value_lost_usd", fmt.money)),
+        ]
         body.append(row)
     return f"<h3>Branch {e(branch.id)}: {e(branch.title)} (whole horizon)</h3>" + table(
         header, body, cls="risk", numeric=range(1, len(header))
