@@ -182,3 +182,26 @@ def validate(
         )
 
     _guard(job)
+
+
+@app.command()
+def report(
+    out_dir: Annotated[Path, typer.Argument(help="Output folder of `timeline simulate`.")],
+    group: Annotated[
+        str | None, typer.Option(help="Show the plants of this firm group first.")
+    ] = None,
+    excel: Annotated[bool, typer.Option(help="Also write report.xlsx.")] = False,
+    parquet: Annotated[bool, typer.Option(help="Also write parquet/ (every table).")] = False,
+) -> None:
+    """Rebuild report.html and charts/ from the files in an output folder.
+
+    Example: timeline report outputs --group watchlist --excel
+    """
+
+    def job() -> None:
+        from timeline.reports.build import write_report  # matplotlib only when needed
+
+        written = write_report(out_dir, group, excel=excel, parquet=parquet)
+        typer.echo(f"Wrote {out_dir / 'report.html'} and {len(written) - 1} other files")
+
+    _guard(job)

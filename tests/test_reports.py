@@ -1,0 +1,420 @@
+"""Planner-ready outputs from a synthetic output folder (tests/report_fixtures.py, no engine):
+charts, report.html, Excel, Parquet, typed CSV reading and the `timeline report` command."""
+
+from __future__ import annotations
+
+import ast
+import datetime as dt
+import html
+import io
+import shutil
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
+
+import openpyxl
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from report_fixtures import BRANCHES, EVIL_NAME, write_outputs
+from typer.testing import CliRunner
+
+from timeline.cli import app
+from timeline.io.output import csv_bytes
+from timeline.reports import fmt
+from timeline.reports.charts import order_plants, plants, write_charts
+from timeline.reports.export import parquet_bytes, read_table, xlsx_bytes
+from timeline.reports.files import load
+from timeline.reports.html import build_report
+
+REPORTS = Path(__file__).resolve().parent.parent / "timeline" / "reports"
+CHARTS = {
+    "stopped",
+    "value_lost",
+    "policy",
+    *(f"stopped_share_{b}" for b in BRANCHES),
+    "buffers_decouple",
+    "tornado_decouple",
+    "tornado_history",
+}
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory) -> Path:
+    """A full output folder (4 branches, 40 runs) after `timeline report OUT --group watch`."""
+    out = write_outputs(tmp_path_factory.mktemp("ensemble") / "out")
+    result = CliRunner().invoke(app, ["report", str(out), "--group", "watch"])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+@pytest.fixture(scope="session")
+def page(built) -> str:
+    return (built / "report.html").read_text(encoding="utf-8")
+
+
+# --- formatting --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("usd", "text"),
+    [
+        (0, "$0"),
+        (950, "$950"),
+        (12_345, "$12k"),
+        (999_700, "$1.0m"),
+        (1_234_567, "$1.2m"),
+        (999_960_000, "$1.0bn"),
+        (5_300_000_000, "$5.3bn"),
+        (-3_000_000, "-$3.0m"),
+        (float("nan"), "-"),
+        (None, "-"),
+    ],
+)
+def test_money(usd, text):
+    """One money format everywhere: $1.2m, $5.3bn; never 1000 of a unit for one of the next."""
+    assert fmt.money(usd) == text
+
+
+def test_band():
+    """`P50 (P10 to P90)`; the median alone when there is no band (one run)."""
+    assert fmt.band(2e9, 1e9, 3.5e9, fmt.money) == "$2.0bn ($1.0bn to $3.5bn)"
+    assert fmt.band(4, 4, 4) == "4"
+    assert fmt.band(4, None, None) == "4"
+    assert fmt.share(0.004) == "<1%" and fmt.share(0.5) == "50%"
+
+
+# --- reading the CSV files ---------------------------------------------------------------
+
+
+def test_read_table_types(tmp_path):
+    """Dates parsed (blank -> NaT), ids stay text, neutralised formulas lose their quote."""
+    frame = pd.DataFrame(
+        {
+            "firm_id": ["007", "-12"],
+            "name": ["=SUM(A1)", "'quoted already"],
+            "first_stop_q50": ["2025-11-18", ""],
+            "p_stop": [0.5, 1.0],
+            "days": [3, 4],
+            "flag": [True, False],
+        }
+    )
+    path = tmp_path / "firm_risk.csv"
+    path.write_bytes(csv_bytes(frame))
+    table = read_table(path)
+    assert table["firm_id"].tolist() == ["007", "-12"]
+    assert table["name"].tolist() == ["=SUM(A1)", "'quoted already"]
+    assert pd.api.types.is_datetime64_any_dtype(table["first_stop_q50"])
+    assert table["first_stop_q50"].iloc[0] == pd.Timestamp("2025-11-18")
+    assert pd.isna(table["first_stop_q50"].iloc[1])
+    assert table["p_stop"].dtype == "float64" and table["days"].dtype == "int64"
+    assert table["flag"].dtype == bool
+
+
+def test_load_orders_branches_as_compare(built):
+    """Branches come in compare.csv's order; every table present is read."""
+    outputs = load(built)
+    assert [b.id for b in outputs.branches] == list(BRANCHES)
+    assert "buffers" in outputs.branches[-1].tables
+    assert "buffers" not in outputs.branches[0].tables
+
+
+def test_group_first_then_sectors(built):
+    """Heat strips and tables: the chosen group first, then one section per sector."""
+    sections = order_plants(plants(load(built).branches[0]), "watch")
+    assert sections[0][0] == "group: watch"
+    assert set(sections[0][1]["firm_id"]) == {"us-magnet", "us-eps", "us-oem"}
+    titles = [title for title, _ in sections[1:]]
+    assert titles == sorted(titles)
+
+
+# --- charts ------------------------------------------------------------------------------
+
+
+def test_report_command_writes_charts(built):
+    """`timeline report` writes report.html and a PNG and an SVG of every chart present."""
+    written = {p.name for p in (built / "charts").iterdir()}
+    assert written == {f"{name}.{kind}" for name in CHARTS for kind in ("png", "svg")}
+    for name in CHARTS:
+        assert (built / "charts" / f"{name}.png").read_bytes().startswith(b"\x89PNG")
+        assert b"<svg" in (built / "charts" / f"{name}.svg").read_bytes()[:2000]
+    assert not any(p.name.startswith(".") for p in built.rglob("*"))  # no temporary files
+
+
+def test_charts_byte_identical(built):
+    """Drawing the charts again gives the same bytes as the files written before."""
+    again = write_charts(built, group="watch")
+    assert set(again) == {f"charts/{p.name}" for p in (built / "charts").iterdir()}
+    for name, content in again.items():
+        assert content == (built / name).read_bytes(), name
+
+
+# --- report.html -------------------------------------------------------------------------
+
+
+class _Links(HTMLParser):
+    """Every URL-bearing attribute, tag and style text in a page."""
+
+    URL_ATTRS = {"src", "href", "xlink:href", "srcset", "action", "data", "poster", "background"}
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: list[str] = []
+        self.tags: set[str] = set()
+        self.styles: list[str] = []
+        self._in_style = False
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.add(tag)
+        self._in_style = tag == "style"
+        for name, value in attrs:
+            if name in self.URL_ATTRS:
+                self.urls.append(value or "")
+            if name == "style" or name.startswith("on"):
+                self.styles.append(f"{name}={value}")
+
+    def handle_endtag(self, tag):
+        self._in_style = False
+
+    def handle_data(self, data):
+        if self._in_style:
+            self.styles.append(data)
+
+
+def test_report_is_self_contained(page):
+    """No src/href/url( pointing off the file, no script, no external stylesheet or frame."""
+    parser = _Links()
+    parser.feed(page)
+    assert parser.urls, "the charts should be inline images"
+    for url in parser.urls:
+        assert url.startswith(("data:image/png;base64,", "#")), url[:80]
+    assert not parser.tags & {"script", "link", "iframe", "object", "embed", "base"}
+    for style in parser.styles:
+        assert "url(" not in style and "@import" not in style
+        assert not style.startswith("on")  # no inline event handlers
+
+
+def test_report_opens_with_each_branch_answer(built, page):
+    """The answer section shows every branch's P50 (P10 to P90) from compare.csv first."""
+    compare = read_table(built / "compare.csv")
+    answer = page[page.index('id="answer"') : page.index('id="key-dates"')]
+    assert page.index('id="answer"') < page.index('id="charts"') < page.index('id="method"')
+    for row in compare.to_dict("records"):
+        lost = "output_lost_since_branch_usd"
+        peak = "peak_firms_stopped_since_branch"
+        expected = [
+            fmt.band(row[f"{lost}_q50"], row[f"{lost}_q10"], row[f"{lost}_q90"], fmt.money),
+            fmt.band(row[f"{peak}_q50"], row[f"{peak}_q10"], row[f"{peak}_q90"]),
+            fmt.band(row["output_lost_usd_q50"], row["output_lost_usd_q10"],
+                     row["output_lost_usd_q90"], fmt.money),
+        ]  # fmt: skip
+        for text in expected:
+            assert html.escape(text) in answer, (row["branch"], text)
+    paired = read_table(built / "paired.csv")
+    first = paired.iloc[0]
+    text = fmt.band(first["q50"], first["q10"], first["q90"], fmt.signed_money)
+    assert html.escape(text) in answer
+
+
+def test_report_escapes_text_from_files(page):
+    """A firm named `<script>...` is shown as text, never as markup; `=SUM` lost its quote."""
+    assert "<script" not in page.lower()
+    assert html.escape(EVIL_NAME) in page
+    assert "=SUM(A1) steering systems" in page
+    assert "FIRMS.md priors &lt;unaudited&gt;" in page  # a parameter's source
+
+
+def test_report_method_section(page):
+    """STRESS-DES reporting: parameters with their distribution and source, runs, seeds,
+    software versions, what the model leaves out."""
+    method = page[page.index('id="method"') :]
+    for text in (
+        "triangular(30, 45, 60)",
+        "MOFCOM: 45 working days",
+        "timeline simulate --branch all --runs 40",
+        "simpy",
+        "4.1.1",
+        "What the model leaves out",
+    ):
+        assert html.escape(text) in method, text
+
+
+def test_report_prints_on_a4_and_letter(page):
+    """Print rules: page margins, no fixed page size, tables and figures kept whole."""
+    assert "@page" in page and "@media print" in page
+    assert "size: A4" not in page and "size: letter" not in page.lower()
+    assert "break-inside: avoid" in page
+
+
+def test_report_rebuild_is_deterministic(built, page):
+    """The same folder (and charts) gives the same report, byte for byte."""
+    charts = {f"charts/{p.name}": p.read_bytes() for p in (built / "charts").iterdir()}
+    assert build_report(built, group="watch", charts=charts).decode("utf-8") == page
+
+
+def test_one_run_where_present(tmp_path):
+    """One branch, one run (no bands, no compare.csv, no buffers): what is there is shown;
+    `--excel --parquet` add the workbook and Parquet files; stale charts of ours go."""
+    out = write_outputs(tmp_path / "one", runs=1, branches=("decouple",))
+    (out / "charts").mkdir()
+    (out / "charts" / "buffers_decouple.png").write_bytes(b"from an earlier report")
+    (out / "charts" / "notes.txt").write_text("the user's own file")
+    result = CliRunner().invoke(app, ["report", str(out), "--excel", "--parquet"])
+    assert result.exit_code == 0, result.output
+    names = {p.name for p in (out / "charts").iterdir()}
+    expected = {"stopped", "value_lost", "policy", "stopped_share_decouple"}
+    assert names == {f"{n}.{kind}" for n in expected for kind in ("png", "svg")} | {"notes.txt"}
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert "One run per branch" in page
+    assert 'id="buffers"' not in page and 'id="sensitivity"' not in page
+    timeline = read_table(out / "decouple" / "timeline.csv")
+    lost = fmt.money(timeline["output_lost_usd"].sum())
+    assert lost in page[page.index('id="answer"') : page.index('id="key-dates"')]
+    book = openpyxl.load_workbook(out / "report.xlsx", read_only=True)
+    assert "decouple timeline" in book.sheetnames and "summary decouple" in book.sheetnames
+    parquet = pq.read_table(out / "parquet" / "decouple" / "timeline.parquet")
+    assert parquet.num_rows == len(timeline)
+
+
+def test_single_branch_ensemble_answer_from_runs(tmp_path):
+    """No compare.csv (one branch of an ensemble): the answer comes from runs.csv."""
+    out = write_outputs(tmp_path / "one", runs=40, branches=("decouple",), optional=False)
+    page = build_report(out, charts={}).decode("utf-8")
+    runs = read_table(out / "decouple" / "runs.csv")["output_lost_since_branch_usd"]
+    q10, q50, q90 = (float(runs.quantile(q)) for q in (0.1, 0.5, 0.9))
+    assert html.escape(fmt.band(q50, q10, q90, fmt.money)) in page
+    assert 'id="charts"' not in page
+
+
+def test_unknown_group_is_an_error(built):
+    """A --group that no plant is in is most likely a typo: exit 2, the groups there are."""
+    result = CliRunner().invoke(app, ["report", str(built), "--group", "wacth"])
+    assert result.exit_code == 2
+    assert "no plant is in group 'wacth'" in result.stderr and "watch" in result.stderr
+
+
+def test_report_of_missing_folder_is_one_line_error(tmp_path):
+    result = CliRunner().invoke(app, ["report", str(tmp_path / "nowhere")])
+    assert result.exit_code == 2
+    assert len(result.stderr.strip().splitlines()) == 1
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = CliRunner().invoke(app, ["report", str(empty)])
+    assert result.exit_code == 2 and "run.json" in result.stderr
+    assert not any(empty.iterdir())
+
+
+@pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium is not installed")
+def test_report_in_headless_chromium(built, tmp_path):
+    """A real browser loads the page without console errors or network requests."""
+    command = [
+        shutil.which("chromium") or "chromium",
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--no-first-run",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        "--enable-logging=stderr",
+        "--v=0",
+        "--dump-dom",
+        (built / "report.html").as_uri(),
+    ]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "<h1>" in done.stdout and 'id="answer"' in done.stdout
+    for line in done.stderr.splitlines():
+        assert "CONSOLE" not in line and "Uncaught" not in line, line
+        assert "net::ERR" not in line, line
+
+
+# --- Excel and Parquet -------------------------------------------------------------------
+
+
+def test_workbook(built):
+    """Sheets per table and summary; dates are dates, numbers numbers, `=SUM` stays text."""
+    outputs = load(built)
+    decouple = outputs.branches[-1]
+    tables = {
+        "compare": outputs.table("compare"),
+        "decouple firm_risk": decouple.table("firm_risk"),
+        "decouple runs": decouple.table("runs"),
+    }
+    data = xlsx_bytes(tables, {"decouple": decouple.meta})
+    assert data == xlsx_bytes(tables, {"decouple": decouple.meta})  # deterministic
+    book = openpyxl.load_workbook(io.BytesIO(data))
+    assert book.sheetnames == ["compare", "decouple firm_risk", "decouple runs", "summary decouple"]
+    sheet = book["decouple firm_risk"]
+    assert sheet.freeze_panes == "A2"
+    header = [c.value for c in sheet[1]]
+    row = {name: cell for name, cell in zip(header, sheet[2], strict=True)}
+    risk = decouple.table("firm_risk").iloc[0]
+    assert row["first_stop_q10"].is_date
+    assert row["first_stop_q10"].value.date() == risk["first_stop_q10"].date()
+    assert isinstance(row["value_lost_usd_q50"].value, int)
+    assert row["value_lost_usd_q50"].value == risk["value_lost_usd_q50"]
+    assert isinstance(row["p_stop"].value, float)
+    formula = next(r for r in sheet.iter_rows(min_row=2) if r[0].value == "us-eps")
+    assert formula[1].value == "=SUM(A1) steering systems" and formula[1].data_type == "s"
+    assert sheet.column_dimensions["B"].width > 20
+    summary = {r[0].value: r[1] for r in book["summary decouple"].iter_rows(min_row=2)}
+    assert summary["branch_point"].is_date and summary["runs"].value == 40
+
+
+@pytest.mark.parametrize(
+    "name", ["compare.csv", "paired.csv", "decouple/firm_risk.csv", "decouple/bands.csv",
+             "decouple/stoppages.csv", "decouple/timeline.csv"],
+)  # fmt: skip
+def test_parquet_round_trip(built, name):
+    """Parquet holds the CSV's values with proper types: date32 dates, dictionary ids."""
+    frame = read_table(built / name)
+    table = pq.read_table(io.BytesIO(parquet_bytes(frame)))
+    assert table.column_names == list(frame.columns)
+    for column in frame.columns:
+        kind = table.schema.field(column).type
+        if pd.api.types.is_datetime64_any_dtype(frame[column]):
+            assert kind == pa.date32(), column
+        if column in ("firm_id", "branch", "metric"):
+            assert pa.types.is_dictionary(kind), column
+    back = table.to_pandas()
+    for column in frame.columns:
+        ours, theirs = frame[column], back[column]
+        if pd.api.types.is_datetime64_any_dtype(ours):
+            expected = [None if pd.isna(v) else v.date() for v in ours]
+            assert [None if pd.isna(v) else v for v in theirs] == expected, column
+        else:
+            assert [None if pd.isna(v) else v for v in ours.astype(object)] == [
+                None if pd.isna(v) else v for v in theirs.astype(object)
+            ], column
+
+
+# --- boundaries --------------------------------------------------------------------------
+
+
+def test_reports_import_nothing_from_the_engine():
+    """Reports read files only: no module of timeline.reports imports timeline.engine."""
+    for path in REPORTS.glob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                names = [node.module or ""]
+            for name in names:
+                assert not name.startswith(("timeline.engine", "timeline.run")), (path, name)
+
+
+def test_fixture_is_realistic(built):
+    """The fixture agrees with itself: the same trunk in every branch, bands within runs."""
+    bands = {b: read_table(built / b / "bands.csv") for b in BRANCHES}
+    point = pd.Timestamp("2025-10-30")
+    before = [f[f["date"] < point].reset_index(drop=True) for f in bands.values()]
+    for frame in before[1:]:
+        pd.testing.assert_frame_equal(frame, before[0])
+    runs = read_table(built / "decouple" / "runs.csv")
+    lost = bands["decouple"]
+    final = lost[lost["metric"] == "cumulative_output_lost_usd"].iloc[-1]
+    assert runs["output_lost_usd"].min() <= final["q50"] <= runs["output_lost_usd"].max()
+    assert dt.date(2026, 12, 31) == final["date"].date()
