@@ -124,7 +124,7 @@ def assert_refused(result, file: Path, where: str | None) -> re.Match:
 def commands(folder: Path, out: Path) -> list[list[object]]:
     return [
         ["validate", folder],
-        ["simulate", "--branch", "base", "--scenario", folder, "--out", out],
+        ["simulate", "--runs", "1", "--branch", "base", "--scenario", folder, "--out", out],
     ]
 
 
@@ -139,11 +139,12 @@ def test_the_base_scenario_is_valid(tmp_path):
     result = invoke("validate", folder)
     assert result.exit_code == 0, result.output
     assert result.output.startswith("ok: bad-inputs-base: 6 catalog events"), result.output
-    result = invoke("simulate", "--branch", "base", "--scenario", folder, "--out", out)
+    result = invoke("simulate", "--runs", "1", "--branch", "base", "--scenario", folder, "--out", out)
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in (out / "base").iterdir()) == [
         "events.csv",
         "firms.csv",
+        "flows.csv",
         "run.json",
         "stoppages.csv",
         "timeline.csv",
@@ -170,7 +171,7 @@ def test_a_bad_firm_table_given_with_firms_is_refused(case, tmp_path):
     out = tmp_path / "out"
     args = ["--firms", table]
     assert_refused(invoke("validate", BASE, *args), table.resolve(), case.where)
-    result = invoke("simulate", "--branch", "base", "--scenario", BASE, *args, "--out", out)
+    result = invoke("simulate", "--runs", "1", "--branch", "base", "--scenario", BASE, *args, "--out", out)
     assert_refused(result, table.resolve(), case.where)
     assert not out.exists()
 
@@ -191,7 +192,7 @@ def test_a_firm_table_from_excel_is_read_as_the_same_firms(case, tmp_path):
 def test_an_unknown_branch_on_the_command_line_is_refused(tmp_path):
     """`--branch nope`: exit 2, the message names the option and lists the branches."""
     out = tmp_path / "out"
-    result = invoke("simulate", "--branch", "nope", "--scenario", BASE, "--out", out)
+    result = invoke("simulate", "--runs", "1", "--branch", "nope", "--scenario", BASE, "--out", out)
     match = assert_refused(result, Path("--branch"), r"unknown branch 'nope'")
     assert "base" in match["fix"]
     assert not out.exists()
@@ -257,7 +258,7 @@ def test_a_huge_firm_table_is_refused_quickly_without_being_read(how, huge_table
     out = tmp_path / "out"
     opened.clear()
     started = time.perf_counter()
-    result = invoke("simulate", "--branch", "base", "--scenario", folder, *extra, "--out", out)
+    result = invoke("simulate", "--runs", "1", "--branch", "base", "--scenario", folder, *extra, "--out", out)
     elapsed = time.perf_counter() - started
     match = assert_refused(result, table.resolve(), None)
     assert "MB" in match["body"]

@@ -33,7 +33,7 @@ from timeline.io.output import csv_bytes
 from timeline.run import run_branch, write_runs
 
 BRANCHES = ("history", "concede", "deescalate", "decouple")
-FILES = ["events.csv", "firms.csv", "run.json", "stoppages.csv", "timeline.csv"]
+FILES = ["events.csv", "firms.csv", "flows.csv", "run.json", "stoppages.csv", "timeline.csv"]
 SMALL = Path(__file__).parent / "bad_inputs" / "base"  # a valid three-firm scenario
 GATED = (
     "import sys\n"
@@ -53,7 +53,7 @@ def invoke(*args: object):
 def reference(tmp_path_factory) -> Path:
     """A complete `--branch all` output of the default scenario, seed 0."""
     out = tmp_path_factory.mktemp("reference") / "out"
-    result = invoke("simulate", "--branch", "all", "--out", out)
+    result = invoke("simulate", "--runs", "1", "--branch", "all", "--out", out)
     assert result.exit_code == 0, result.output
     return out
 
@@ -124,7 +124,7 @@ def children(tmp_path_factory):
     pool = []
     for _ in KILLS:
         out = tmp_path_factory.mktemp("killed") / "out"
-        command = [sys.executable, "-c", GATED, "simulate", "--branch", "all", "--out", str(out)]
+        command = [sys.executable, "-c", GATED, "simulate", "--runs", "1", "--branch", "all", "--out", str(out)]
         proc = subprocess.Popen(
             command,
             cwd=out.parent,
@@ -194,7 +194,7 @@ def test_an_interrupted_run_leaves_each_branch_complete_or_absent(kill, children
 def test_a_signal_while_starting_up_writes_nothing(sig, after, tmp_path):
     """A signal during start-up (imports) ends the run with nothing written to --out."""
     out = tmp_path / "out"
-    command = [sys.executable, "-c", UNGATED, "simulate", "--branch", "all", "--out", str(out)]
+    command = [sys.executable, "-c", UNGATED, "simulate", "--runs", "1", "--branch", "all", "--out", str(out)]
     proc = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     time.sleep(after)
     proc.send_signal(sig)
@@ -303,7 +303,7 @@ def test_a_folder_not_written_by_timeline_is_not_replaced_without_force(tmp_path
     out = tmp_path / "out"
     (out / "base").mkdir(parents=True)
     (out / "base" / "notes.txt").write_text("my notes\n")
-    args = ["simulate", "--branch", "base", "--scenario", SMALL, "--out", out]
+    args = ["simulate", "--runs", "1", "--branch", "base", "--scenario", SMALL, "--out", out]
     result = invoke(*args)
     assert result.exit_code == 2, result.output
     assert result.output.count("\n") == 1 and "Traceback" not in result.output
@@ -320,7 +320,7 @@ def test_a_run_json_of_another_tool_does_not_make_a_folder_ours(tmp_path):
     out = tmp_path / "out"
     (out / "base").mkdir(parents=True)
     (out / "base" / "run.json").write_text('{"tool": "other", "status": "complete"}\n')
-    result = invoke("simulate", "--branch", "base", "--scenario", SMALL, "--out", out)
+    result = invoke("simulate", "--runs", "1", "--branch", "base", "--scenario", SMALL, "--out", out)
     assert result.exit_code == 2, result.output
     assert (out / "base" / "run.json").read_text() == '{"tool": "other", "status": "complete"}\n'
 
@@ -330,7 +330,7 @@ def test_a_foreign_compare_csv_stops_branch_all_before_anything_is_written(tmp_p
     out = tmp_path / "out"
     out.mkdir()
     (out / "compare.csv").write_text("quarter,revenue\nQ1,100\n")
-    result = invoke("simulate", "--branch", "all", "--scenario", SMALL, "--out", out)
+    result = invoke("simulate", "--runs", "1", "--branch", "all", "--scenario", SMALL, "--out", out)
     assert result.exit_code == 2, result.output
     assert "compare.csv" in result.output
     assert sorted(p.name for p in out.iterdir()) == ["compare.csv"]
@@ -341,7 +341,7 @@ def test_a_folder_written_by_timeline_is_replaced_whole(tmp_path):
     """Running again over our own output replaces the folder; with --force a stray file in it
     disappears too (without --force it is refused: see test_reliability)."""
     out = tmp_path / "out"
-    args = ["simulate", "--branch", "base", "--scenario", SMALL, "--out", out]
+    args = ["simulate", "--runs", "1", "--branch", "base", "--scenario", SMALL, "--out", out]
     assert invoke(*args).exit_code == 0
     (out / "base" / "stray.txt").write_text("left from an earlier version\n")
     result = invoke(*args, "--seed", "1", "--force")
@@ -356,7 +356,7 @@ def test_an_output_folder_that_is_a_file_is_refused(tmp_path):
     out = tmp_path / "out"
     out.mkdir()
     (out / "base").write_text("a file, not a folder\n")
-    result = invoke("simulate", "--branch", "base", "--scenario", SMALL, "--out", out)
+    result = invoke("simulate", "--runs", "1", "--branch", "base", "--scenario", SMALL, "--out", out)
     assert result.exit_code == 2, result.output
     assert result.output.count("\n") == 1 and "Traceback" not in result.output
     assert (out / "base").read_text() == "a file, not a folder\n"
@@ -382,7 +382,7 @@ def test_an_unwritable_output_location_gives_one_line_and_exit_2(tmp_path):
     """No traceback: exit 2 and one line saying it cannot write there."""
     out = unwritable_out(tmp_path)
     try:
-        result = invoke("simulate", "--branch", "base", "--scenario", SMALL, "--out", out)
+        result = invoke("simulate", "--runs", "1", "--branch", "base", "--scenario", SMALL, "--out", out)
     finally:
         (tmp_path / "locked").chmod(0o755)
     assert result.exit_code == 2, result.output or repr(result.exception)
@@ -413,7 +413,7 @@ def test_a_firm_name_that_looks_like_a_formula_is_written_with_a_leading_quote(n
     table = firm_table(tmp_path / "firms.csv", [name, "Motor maker", "Car plant"])
     out = tmp_path / "out"
     args = ["--scenario", SMALL, "--firms", table, "--out", out]
-    result = invoke("simulate", "--branch", "base", *args)
+    result = invoke("simulate", "--runs", "1", "--branch", "base", *args)
     assert result.exit_code == 0, result.output
     with open(out / "base" / "firms.csv", newline="") as handle:
         firms = list(csv.DictReader(handle))
@@ -462,7 +462,7 @@ def test_a_firm_name_with_a_carriage_return_keeps_firms_csv_one_row_per_firm(tmp
     table = firm_table(tmp_path / "firms.csv", ["Magnet\rmaker", "Motor maker", "Car plant"])
     out = tmp_path / "out"
     args = ["--scenario", SMALL, "--firms", table, "--out", out]
-    result = invoke("simulate", "--branch", "base", *args)
+    result = invoke("simulate", "--runs", "1", "--branch", "base", *args)
     assert result.exit_code == 0, result.output
     with open(out / "base" / "firms.csv", newline="") as handle:
         names = [row["name"] for row in csv.DictReader(handle)]
