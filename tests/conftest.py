@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import math
 from typing import Any
 
 import pytest
@@ -107,3 +108,81 @@ def make_scenario(
             "calendar": {"name": "weekends only", "source": "test", "holidays": []},
         }
     )
+
+
+# --- helpers for the engine tests (test_engine, test_mechanisms, test_state, test_properties) ---
+
+START = D("2025-04-01")  # make_scenario's default start (day 0)
+
+
+def day_of(date: str) -> int:
+    """The day number of an ISO date in a scenario that starts on make_scenario's default."""
+    return (D(date) - START).days
+
+
+def working_days_after(start: dt.date, n: int, holidays: frozenset[dt.date] = frozenset()):
+    """The date on which `n` working days (Mon-Fri, less `holidays`) after `start` have passed,
+    counted by a plain day loop (the day of `start` itself does not count)."""
+    day = start
+    while n > 0:
+        day += dt.timedelta(days=1)
+        if day.weekday() < 5 and day not in holidays:
+            n -= 1
+    return day
+
+
+def whole_days(x: float) -> int:
+    """The first whole number of days >= x (a plant notices an empty stock on a whole day)."""
+    return math.ceil(x - 1e-9)
+
+
+def with_parameters(scenario: Scenario, **values: float) -> Scenario:
+    """`scenario` with some of its Parameters (restart_threshold_days, air_freight_share, ...)
+    set to plain numbers."""
+    return scenario.with_overrides(
+        {f"parameters.{name}": {"value": v, "assumption": "test"} for name, v in values.items()}
+    )
+
+
+def horizon(scenario: Scenario) -> int:
+    """The number of days a full run covers (start to end inclusive)."""
+    return (scenario.end - scenario.start).days + 1
+
+
+def run_world(scenario: Scenario, branch: str = "base", seed: int = 0, replicate: int = 0):
+    """A started `World` of one branch, not yet run (call `.run(until=day)` on it)."""
+    from timeline.engine.streams import Streams
+    from timeline.engine.world import World
+
+    world = World(scenario, branch, Streams(seed, replicate), horizon(scenario))
+    world.start()
+    return world
+
+
+def daily_rates(result) -> list[list[float]]:
+    """Each firm's output rate on each day of a `RunResult`, by a plain loop over `rates`:
+    a firm runs at 1 until its first change; of several changes on one day the last holds."""
+    out = [[1.0] * result.days for _ in result.firm_ids]
+    for day, firm_index, rate, _cause in result.rates:  # in time order
+        row = out[firm_index]
+        for d in range(day, result.days):
+            row[d] = rate
+    return out
+
+
+def firm_rates(result, firm_id: str) -> list[tuple[int, float, str]]:
+    """One firm's rate changes as (day, rate rounded to 1e-9, cause): the cause is 're' (rare
+    earths) or a supplier's id below full rate, '' at full rate (where it means nothing)."""
+    ids = result.firm_ids
+    index = ids.index(firm_id)
+    return [
+        (day, round(rate, 9), "" if rate >= 1 - 1e-9 else "re" if cause < 0 else ids[cause])
+        for day, f, rate, cause in result.rates
+        if f == index
+    ]
+
+
+def firm_records(result, firm_id: str, *kinds) -> list:
+    """One firm's trace records, optionally only of the given `Kind`s."""
+    index = result.firm_ids.index(firm_id)
+    return [r for r in result.records if r.firm == index and (not kinds or r.kind in kinds)]
