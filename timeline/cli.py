@@ -127,6 +127,39 @@ def simulate(
 
 
 @app.command()
+def calibrate(
+    priors: Annotated[
+        Path | None, typer.Option(help="Priors and targets (default: the scenario's priors.yaml).")
+    ] = None,
+    scenario: ScenarioOpt = None,
+    jobs: Annotated[
+        int | None, typer.Option(min=1, help="Worker processes (default: all cores).")
+    ] = None,
+    out: Annotated[Path, typer.Option(help="Folder for fit.csv and all_sets.csv.")] = Path(
+        "outputs/calibration"
+    ),
+    posterior: Annotated[
+        Path | None,
+        typer.Option(
+            help="Where to write the posterior (default: posterior.yaml by the scenario)."
+        ),
+    ] = None,
+    force: Annotated[bool, typer.Option(help="Replace files timeline did not write.")] = False,
+) -> None:
+    """Fit the uncertain parameters to the 2025 flow index and licence statistics.
+
+    Example: timeline calibrate --jobs 2
+    """
+
+    def job() -> None:
+        from timeline.analysis.calibrate_run import run_calibration
+
+        run_calibration(scenario, priors, jobs, out, posterior, force)
+
+    _guard(job)
+
+
+@app.command()
 def branches(scenario: ScenarioOpt = None) -> None:
     """List the branches of the scenario."""
 

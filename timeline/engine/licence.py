@@ -64,11 +64,15 @@ class Office(Protocol):
     record: Recorder
     air_share: float
     air_days: int
+    pipeline: int
+    valid_days: int
 
     def date(self, day: int) -> dt.date: ...
     def day(self, date: dt.date) -> int: ...
     def at(self, day: int, kind: int, supply: Supply, channel: int) -> None: ...
     def feed(self, supply: Supply) -> None: ...
+    def filed(self, supply: Supply, channel: Channel) -> int: ...
+    def approved(self, filing: int) -> None: ...
 
 
 @dataclass
@@ -92,6 +96,9 @@ class Channel:
     arrive_day: int | None = None
     restores: int = 0
     lead_days: int = 0
+    ships_until: int | None = None  # export declarations made before a cut still leave
+    filing: int = -1  # index of the current filing in the run's filings
+    valid_until: int | None = None  # an approved licence lapses on this day
 
     @property
     def missing(self) -> frozenset[str]:
@@ -149,7 +156,11 @@ class Supply:
         controlled): what China's customs count as exports, for flows.csv."""
         if self.china <= 0:
             return 0.0
-        ships = [c for c in self.channels if c.route == "direct" and not c.missing]
+        ships = [
+            c
+            for c in self.channels
+            if c.route == "direct" and (not c.missing or c.ships_until is not None)
+        ]
         return sum(self.share(c) for c in ships) / self.china
 
     # --- the regime changes -------------------------------------------------------------------
@@ -233,6 +244,8 @@ class Supply:
         channel.rereview = rereview
         channel.applied_day = office.now
         channel.requested = channel.missing
+        if not rereview and channel.route == "direct":
+            channel.filing = office.filed(self, channel)
         channel.due_day, days = self._review(office, channel)
         office.record(
             office.now,
@@ -254,6 +267,12 @@ class Supply:
         u = office.streams.uniform("approve", self.firm.id, channel.index, channel.applications)
         if u < p:
             channel.covered = channel.covered | channel.requested
+            if channel.filing >= 0:
+                office.approved(channel.filing)
+                channel.filing = -1
+            if office.valid_days > 0:
+                channel.valid_until = office.now + office.valid_days
+                office.at(channel.valid_until, EXPIRE, self, channel.index)
             office.record(
                 office.now,
                 Kind.APPROVED,
@@ -282,7 +301,11 @@ class Supply:
     def _cut(self, office: Office, channel: Channel) -> None:
         channel.arrive_day = None
         if channel.flowing and channel.dry_day is None:
-            channel.dry_day = office.now + self.lead
+            pipeline = office.pipeline
+            if pipeline > 0:
+                channel.ships_until = office.now + pipeline
+                office.at(channel.ships_until, SHIPPED, self, channel.index)
+            channel.dry_day = office.now + pipeline + self.lead
             office.record(
                 office.now,
                 Kind.SUPPLY_CUT,
@@ -293,6 +316,27 @@ class Supply:
             )
             office.at(channel.dry_day, DRY, self, channel.index)
 
+    def expire(self, office: Office, channel: Channel) -> None:
+        """An approved licence lapses: the elements need a new licence (a new application)."""
+        if channel.valid_until != office.now:
+            return
+        channel.valid_until = None
+        was = bool(channel.missing)
+        channel.covered = frozenset()
+        if channel.missing and not was:
+            office.record(office.now, Kind.LAPSED, self.firm_index, channel.index)
+            self._cut(office, channel)
+            if not channel.pending:
+                self._apply(office, channel)
+        office.feed(self)
+
+    def shipped(self, office: Office, channel: Channel) -> None:
+        """The last export declared before the cut has left China."""
+        if channel.ships_until != office.now:
+            return
+        channel.ships_until = None
+        office.feed(self)
+
     def dry(self, office: Office, channel: Channel) -> None:
         if channel.dry_day != office.now:
             return
@@ -302,6 +346,7 @@ class Supply:
         office.feed(self)
 
     def _release(self, office: Office, channel: Channel) -> None:
+        channel.ships_until = None
         if channel.flowing:  # goods still in transit: they keep coming
             channel.dry_day = None
             return
@@ -327,4 +372,4 @@ class Supply:
         office.feed(self)
 
 
-DECIDE, DRY, ARRIVE = 1, 2, 3
+DECIDE, DRY, ARRIVE, SHIPPED, EXPIRE = 1, 2, 3, 4, 5

@@ -30,6 +30,7 @@ class Kind(IntEnum):
     CURTAILED = 13  # a: cause as STOPPED; x: output rate
     RESTARTED = 14  # x: output rate; a: days stopped
     FULL_OUTPUT = 15  # back to full output
+    LAPSED = 16  # an approved licence has lapsed
 
 
 class Record(NamedTuple):

@@ -22,7 +22,7 @@ import simpy
 from simpy.events import Event
 
 from timeline.engine.firm import EPS, Input, Plant
-from timeline.engine.licence import ARRIVE, DECIDE, DRY, Supply
+from timeline.engine.licence import ARRIVE, DECIDE, DRY, EXPIRE, SHIPPED, Channel, Supply
 from timeline.engine.params import FirmParams, draw_params
 from timeline.engine.streams import Streams
 from timeline.engine.trace import Kind, NullRecorder, Record, Recorder
@@ -62,6 +62,8 @@ class RunResult:
     recovered: dict[int, int] = field(default_factory=dict)
     policy_changes: list[tuple[int, PolicyState]] = field(default_factory=list)
     params: list[FirmParams] = field(default_factory=list)
+    filings: list[list[int]] = field(default_factory=list)
+    # direct-channel licence filings: [firm index, channel, day filed, day approved or -1]
 
     def date(self, day: int) -> dt.date:
         return self.start + dt.timedelta(days=day)
@@ -103,6 +105,8 @@ class World:
         parameters = scenario.parameters
         self.air_share = parameters.air_freight_share.value
         self.air_days = int(parameters.air_freight_days.value)
+        self.pipeline = int(parameters.export_pipeline_days.value)
+        self.valid_days = int(parameters.licence_valid_days.value)
         self.record = Recorder() if record else NullRecorder()
         schedule = scenario.cached(("schedule", branch), lambda: resolve(scenario, branch))
         ids = tuple(f.id for f in scenario.firms)
@@ -213,6 +217,10 @@ class World:
             supply.dry(self, target)
         elif kind == ARRIVE:
             supply.arrive(self, target)
+        elif kind == SHIPPED:
+            supply.shipped(self, target)
+        elif kind == EXPIRE:
+            supply.expire(self, target)
 
     def wake(self, plant: Plant, day: int) -> None:
         _Call(self.env, day, WAKE * _CLASS + plant.index * 4, self._woken, plant, day)
@@ -241,6 +249,13 @@ class World:
                 supply.magnets[plant.index] = (magnet_share, plant.rate)
                 self.feed(supply)
         self._flow(plant)
+
+    def filed(self, supply: Supply, channel: Channel) -> int:
+        self.result.filings.append([supply.firm_index, channel.index, self.now, -1])
+        return len(self.result.filings) - 1
+
+    def approved(self, filing: int) -> None:
+        self.result.filings[filing][3] = self.now
 
     def at_risk(self, plant: Plant, start: int, end: int) -> None:
         if end > start:
@@ -336,6 +351,8 @@ class World:
         world.policy = state.policy
         world.air_share = scenario.parameters.air_freight_share.value
         world.air_days = int(scenario.parameters.air_freight_days.value)
+        world.pipeline = int(scenario.parameters.export_pipeline_days.value)
+        world.valid_days = int(scenario.parameters.licence_valid_days.value)
         world.record = Recorder()
         world.record.records = result.records
         world.result = result
@@ -357,6 +374,8 @@ class World:
                     (DECIDE, channel.due_day if channel.pending else None),
                     (DRY, channel.dry_day),
                     (ARRIVE, channel.arrive_day),
+                    (SHIPPED, channel.ships_until),
+                    (EXPIRE, channel.valid_until),
                 ):
                     if day is not None:
                         world.at(day, kind, supply, channel.index)
@@ -407,6 +426,7 @@ def simulate(
     rates, flows and risk intervals are kept: they are what the metrics need).
     """
     scenario.branch(branch)  # an unknown branch is a TimelineError
+    scenario = scenario.variant(replicate)  # the posterior parameter set of this replicate
     last = min(_as_date(until) or scenario.end, scenario.end)
     days = (last - scenario.start).days + 1
     world = World(scenario, branch, Streams(seed, replicate), max(days, 1), record)

@@ -53,6 +53,8 @@ MAX_TOTAL_OUTPUT_USD = 2**62  # lost output summed over firms and days must fit 
 class ScenarioFile(ScenarioSettings):
     """The top-level file: the scenario's settings and the names of its other files."""
 
+    posterior: Text | None = None  # written by `timeline calibrate`; used when present
+
     catalog: Text
     branches: tuple[Text, ...] = Field(min_length=1)
     firms: Text
@@ -171,6 +173,7 @@ def load_scenario(path: str | Path | None = None, firms: str | Path | None = Non
         for p in [top_path, catalog_path, calendar_path, firms_path]
         + [d.path for d, _ in branch_docs]
     }
+    posterior = _posterior(top_path, spec.posterior) if spec.posterior else ()
     parts = {
         "catalog": catalog_path,
         "firms": firms_path,
@@ -184,6 +187,7 @@ def load_scenario(path: str | Path | None = None, firms: str | Path | None = Non
             firms=firm_table,
             calendar=calendar,
             file_hashes=hashes,
+            posterior=posterior,
         )
     except ScenarioError as err:
         raise TimelineError(
@@ -192,6 +196,35 @@ def load_scenario(path: str | Path | None = None, firms: str | Path | None = Non
     except ValidationError as err:
         loc, problem, fix = explain(err.errors()[0])
         raise TimelineError(top_path, dotted(loc), problem, fix) from None
+
+
+def _posterior(top_path: Path, name: str) -> tuple[dict[str, float], ...]:
+    """The accepted parameter sets of a calibration, as scenario overrides (none if the file
+    does not exist yet: run `timeline calibrate`)."""
+    path = top_path.parent / name
+    if not path.exists():
+        return ()
+    doc = read_yaml(path)
+    accepted = doc.data.get("accepted")
+    if doc.data.get("tool") != "timeline" or not isinstance(accepted, list) or not accepted:
+        raise doc.error(
+            ("accepted",),
+            "not a posterior written by timeline calibrate",
+            "run timeline calibrate again, or remove posterior: from scenario.yaml",
+        )
+    out = []
+    for index, item in enumerate(accepted):
+        overrides = item.get("overrides") if isinstance(item, dict) else None
+        if not isinstance(overrides, dict) or not all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in overrides.values()
+        ):
+            raise doc.error(
+                ("accepted", index, "overrides"),
+                "overrides must map scenario paths to numbers",
+                "run timeline calibrate again",
+            )
+        out.append({str(k): float(v) for k, v in overrides.items()})
+    return tuple(out)
 
 
 def _relative(path: Path, base: Path) -> str:

@@ -11,6 +11,7 @@ import datetime as dt
 import functools
 import hashlib
 import json
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -278,6 +279,10 @@ class Parameters(_Strict):
         0.0, "without a figure, goods resume by sea after an approval"
     )
     air_freight_days: Parameter = _assumed(3, "air freight from China takes about three days")
+    licence_valid_days: Parameter = _assumed(0, "an approved licence does not lapse (0: never)")
+    export_pipeline_days: Parameter = _assumed(
+        0, "shipments stop on the day a licence becomes necessary"
+    )
     value_added_share: dict[str, Parameter] = {
         "default": _assumed(1.0, "without a sector table, value added is the whole output")
     }
@@ -371,6 +376,7 @@ class Scenario(ScenarioSettings):
     firms: tuple[Firm, ...] = Field(min_length=1)
     calendar: WorkingCalendar
     file_hashes: dict[str, str] = {}
+    posterior: tuple[dict[str, float], ...] = ()
     _cache: dict[object, Any] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="after")
@@ -421,20 +427,59 @@ class Scenario(ScenarioSettings):
     def with_overrides(self, changes: dict[str, Any]) -> Scenario:
         """A copy with `changes` applied and everything validated again.
 
-        Keys are dotted paths: `"parameters.restock_rate.value"`, `"start"`, or a whole field
-        such as `"firms"`. Used by calibration and sensitivity analysis.
+        Keys are dotted paths: `"parameters.restock_rate.value"`, `"start"`, a whole field such
+        as `"firms"`, and list items by position or by id: `"events[cn-announcement-18].effects
+        .review_working_days"`, `"branches[decouple].override"`. Used by calibration and
+        sensitivity analysis.
         """
         data = self.model_dump()
         for path, value in changes.items():
-            node = data
-            *parents, last = path.split(".")
-            for part in parents:
-                node = node[int(part)] if isinstance(node, list | tuple) else node[part]
+            parts = _path_parts(path)
+            node: Any = data
+            for part in parts[:-1]:
+                node = _step(node, part, path)
+            last = parts[-1]
             if isinstance(node, list | tuple):
-                node[int(last)] = value
+                node[_index(node, last, path)] = value
             else:
                 node[last] = value
         return Scenario.build(data)
+
+    def variant(self, replicate: int) -> Scenario:
+        """The scenario a replicate runs: itself, or with the posterior parameter set
+        `replicate % len(posterior)` applied when the scenario carries a calibration posterior."""
+        if not self.posterior:
+            return self
+        j = replicate % len(self.posterior)
+
+        def make() -> Scenario:
+            data = self.with_overrides(dict(self.posterior[j]))
+            return data.model_copy(update={"posterior": ()})
+
+        return self.cached(("variant", j), make)
+
+
+def _path_parts(path: str) -> list[str]:
+    return [p for p in re.split(r"\.(?![^\[]*\])|\[|\]", path) if p]
+
+
+def _index(node: list, part: str, path: str) -> int:
+    if part.isdigit():
+        return int(part)
+    for i, item in enumerate(node):
+        if isinstance(item, dict) and item.get("id") == part:
+            return i
+    raise TimelineError("overrides", path, f"no item with id {part!r}", "use an existing id")
+
+
+def _step(node: Any, part: str, path: str) -> Any:
+    if isinstance(node, list | tuple):
+        return node[_index(node, part, path)]
+    if not isinstance(node, dict) or part not in node:
+        raise TimelineError("overrides", path, f"{part!r} is not a field here", "check the path")
+    if node[part] is None:
+        node[part] = {}
+    return node[part]
 
 
 def _canonical(value: Any) -> Any:

@@ -25,6 +25,7 @@ RECORD_IDS = {
     Kind.CURTAILED: "firm-curtailed",
     Kind.RESTARTED: "firm-restarted",
     Kind.FULL_OUTPUT: "firm-full-output",
+    Kind.LAPSED: "licence-lapsed",
 }
 
 
@@ -128,6 +129,8 @@ def _describe(r: Record, result: RunResult, scenario: Scenario) -> tuple[str, st
         )
     if kind == Kind.GENERAL_LICENCE:
         return f"general licence covers {channel} supply", "no review needed while it lasts"
+    if kind == Kind.LAPSED:
+        return f"licence lapsed ({channel})", "a new licence is needed; a new application follows"
     if kind == Kind.CONTROLS_LIFTED:
         return f"licence no longer needed ({channel})", "the control was lifted"
     return f"{channel} supply restored", f"licensed shipments arrive after {r.a} days"
