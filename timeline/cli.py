@@ -160,6 +160,63 @@ def calibrate(
 
 
 @app.command()
+def buffer(
+    branch: Annotated[str, typer.Option(help="Branch id, or 'all'.")],
+    firm: Annotated[list[str] | None, typer.Option(help="Plant id (repeat for several).")] = None,
+    group: Annotated[
+        str | None, typer.Option(help="Every plant of this group (firm table column).")
+    ] = None,
+    confidence: Annotated[
+        float, typer.Option(min=0.5, max=0.99, help="Share of runs the plant must survive.")
+    ] = 0.9,
+    runs: Annotated[int, typer.Option(min=5, max=10_000, help="Paired runs per candidate.")] = 50,
+    seed: Annotated[int, typer.Option(min=0, help="Base seed.")] = 0,
+    re_only: Annotated[
+        bool, typer.Option(help="Scale only the rare-earth stock, not the parts buffers.")
+    ] = False,
+    scenario: ScenarioOpt = None,
+    firms: FirmsOpt = None,
+    out: Annotated[Path, typer.Option(help="Folder for buffers.csv.")] = Path("outputs"),
+) -> None:
+    """How many days of stock a plant needs to get through a branch.
+
+    Example: timeline buffer --branch decouple --firm us-traction-motor --confidence 0.9
+    """
+
+    def job() -> None:
+        from timeline.analysis.commands import run_buffer
+
+        run_buffer(scenario, firms, branch, confidence, firm or [], group, runs, seed, re_only, out)
+
+    _guard(job)
+
+
+@app.command()
+def sensitivity(
+    branch: Annotated[str, typer.Option(help="Branch id, or 'all'.")],
+    firm: Annotated[
+        str | None, typer.Option(help="Measure this plant's P(stop) instead of value lost.")
+    ] = None,
+    runs: Annotated[int, typer.Option(min=5, max=10_000, help="Paired runs per setting.")] = 40,
+    seed: Annotated[int, typer.Option(min=0, help="Base seed.")] = 0,
+    scenario: ScenarioOpt = None,
+    firms: FirmsOpt = None,
+    out: Annotated[Path, typer.Option(help="Folder for sensitivity.csv.")] = Path("outputs"),
+) -> None:
+    """What the answer is most sensitive to: each input at its P10 and P90, key dates +-14 days.
+
+    Example: timeline sensitivity --branch decouple
+    """
+
+    def job() -> None:
+        from timeline.analysis.commands import run_sensitivity
+
+        run_sensitivity(scenario, firms, branch, firm, runs, seed, out)
+
+    _guard(job)
+
+
+@app.command()
 def branches(scenario: ScenarioOpt = None) -> None:
     """List the branches of the scenario."""
 

@@ -418,6 +418,12 @@ class Scenario(ScenarioSettings):
             self._cache["fingerprint"] = hashlib.sha256(text.encode()).hexdigest()[:16]
         return self._cache["fingerprint"]
 
+    def model_copy(self, *, update: dict[str, Any] | None = None, deep: bool = False) -> Scenario:
+        """A copy (see pydantic); its derived values are computed afresh, never shared."""
+        copy = super().model_copy(update=update, deep=deep)
+        object.__setattr__(copy, "__pydantic_private__", {"_cache": {}})
+        return copy
+
     def cached(self, key: object, make: Any) -> Any:
         """A value derived from this (frozen) scenario, computed once: `make()` on first use."""
         if key not in self._cache:
