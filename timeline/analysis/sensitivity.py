@@ -52,7 +52,6 @@ def measure(scenario: Scenario, branch: str, runs: int, seed: int, firm: str | N
 
 
 def settings(scenario: Scenario, priors) -> list[Setting]:
-    base = scenario.model_copy(update={"posterior": ()})
     out: list[Setting] = []
     for name, prior in priors.parameters.items() if priors else []:
         lo, hi = prior.prior.ppf(0.1), prior.prior.ppf(0.9)
@@ -61,8 +60,8 @@ def settings(scenario: Scenario, priors) -> list[Setting]:
                 name,
                 f"P10 {lo:.3g}",
                 f"P90 {hi:.3g}",
-                _try(base, {prior.path: round(lo, 4)}),
-                _try(base, {prior.path: round(hi, 4)}),
+                _fixed(scenario, prior.path, round(lo, 4)),
+                _fixed(scenario, prior.path, round(hi, 4)),
             )
         )
     for field, spread in scenario.uncertainty.items():
