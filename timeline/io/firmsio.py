@@ -236,10 +236,13 @@ def _header(table: _Table, row: int, cells: list[str]) -> list[str] | None:
             table.problem(
                 row,
                 None,
-                f"column {index} name holds the control character {describe(bad)}",
-                "remove it",
+                f"the name of column {index} holds the control character {describe(bad)}",
+                "remove it: terminal escapes and direction overrides are not allowed",
             )
-        elif not name:
+    if len(table.problems) > before:
+        return None  # the names are not what they seem: check nothing else
+    for index, name in enumerate(names, start=1):
+        if not name:
             table.problem(
                 row,
                 None,
@@ -264,7 +267,7 @@ def _header(table: _Table, row: int, cells: list[str]) -> list[str] | None:
             f"add them; the columns are {listing}",
         )
     unknown = [n for n in names if n and n not in COLUMNS and not n.startswith(EXTRA_PREFIX)]
-    if unknown and not any(unsafe_char(n) for n in unknown):
+    if unknown:
         table.problem(
             row,
             None,

@@ -217,7 +217,7 @@ def _check_schedules(scenario: Scenario, catalog: Path, branch_paths: dict[str, 
                 raise TimelineError(
                     file,
                     f"event {first.event.id}",
-                    f"key event {first.event.id} ({first.date}) comes after "
+                    f"key event {first.event.id} ({first.date}) now comes before "
                     f"{second.event.id} ({second.date})",
                     "keep the key events in their order: " + ", ".join(KEY_EVENTS),
                 )
