@@ -100,6 +100,7 @@ BAD_CASES = [
     # CSV quoting and over-long cells (classes 2 and 14)
     Case("firms-unterminated-quote", "firms.csv", r"row 2\b.*never closed"),
     Case("firms-cell-too-long", "firms.csv", r"row 4\b.*longer than"),
+    Case("firms-quote-closed-rows-later", "firms.csv", r"row 2\b.*from row 2 to row 4"),
     # duplicates that would silently win (class 6)
     Case("firms-duplicate-column", "firms.csv", r"row 1\b.*'china_share' is given 2 times"),
     Case("firms-duplicate-supplier", "firms.csv", r"row 4, column suppliers\b.*'motor-maker'"),

@@ -85,6 +85,7 @@ class _Table:
         self.path = path
         self.decimal_comma = decimal_comma
         self.problems: list[TimelineError] = []
+        self.spans: dict[int, int] = {}  # first row -> last row of a record over several rows
 
     def problem(self, row: int | None, column: str | None, problem: str, fix: str) -> None:
         where = ", ".join(
@@ -147,6 +148,8 @@ def _csv_rows(table: _Table, text: str, delimiter: str) -> Iterator[tuple[int, l
             except csv.Error as err:
                 _csv_problem(table, start, str(err), delimiter)
                 return
+            if reader.line_num > start:  # a quoted cell held line breaks
+                table.spans[start] = reader.line_num
             yield start, cells
     finally:
         csv.field_size_limit(previous)
@@ -191,6 +194,7 @@ def _xlsx_rows(path: Path, raw: bytes) -> Iterator[tuple[int, list[str]]]:
     try:
         book = openpyxl.load_workbook(io.BytesIO(raw), read_only=True, data_only=True)
         sheet = book.worksheets[0]
+        sheet.reset_dimensions()  # rows as stored, not padded to a (possibly huge) stated size
         rows = [list(values) for values in sheet.iter_rows(values_only=True)]
         book.close()
     except Exception as err:  # openpyxl raises many kinds on a damaged workbook
@@ -305,11 +309,15 @@ def _read_rows(table: _Table, rows: Iterator[tuple[int, list[str]]]) -> tuple[Fi
             )
             break
         if len(cells) != len(names):
+            last = table.spans.get(row)
             table.problem(
                 row,
                 None,
-                f"{len(cells)} cells for {len(names)} columns",
-                "quote cells that contain the delimiter and give every column a cell",
+                f"{len(cells)} cells for {len(names)} columns"
+                + (f" (one quoted cell runs from row {row} to row {last})" if last else ""),
+                "close every quote where its cell ends"
+                if last
+                else "quote cells that contain the delimiter and give every column a cell",
             )
             continue
         record = dict(zip(names, (cell.strip() for cell in cells), strict=True))
