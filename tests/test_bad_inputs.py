@@ -110,6 +110,9 @@ BAD_CASES = [
     Case("control-title-escape", "catalog.yaml", r"line 19, events\[2\]\.title\b.*\\x1b"),
     Case("control-header-escape", "firms.csv", r"row 1\b.*column 2\b.*\\x1b"),
     Case("control-bidi-title", "branches/base.yaml", r"line 2, title\b.*\\u202e"),
+    Case("control-raw-escape-yaml", "catalog.yaml", r"line 19\b.*\\x1b"),
+    Case("yaml-binary-control", "catalog.yaml", r"line 19, events\[2\]\.title\b.*binary"),
+    Case("yaml-list-key", "scenario.yaml", r"line 3, column 3\b.*plain name"),
     Case("firms-control-cell", "firms.csv", r"row 3, column name\b.*\\x1b"),
     # key events, reserved ids, duplicate added ids (class 14)
     Case("key-events-out-of-order", "branches/base.yaml", r"event rare-earth-rules-dec1\b"),

@@ -288,7 +288,7 @@ def _read_rows(table: _Table, rows: Iterator[tuple[int, list[str]]]) -> tuple[Fi
         if any(cell.strip() for cell in cells):
             header_row, names = number, _header(table, number, cells)
             break
-    if header_row == 0:
+    if header_row == 0 and not table.problems:
         table.problem(None, None, "no header row", f"start with the columns {','.join(COLUMNS)}")
     if names is None:
         return ()
