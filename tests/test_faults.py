@@ -109,6 +109,7 @@ KILLS = [
     Kill(signal.SIGINT, 0.35, True),
     Kill(signal.SIGINT, LAST_WRITE, True),
     Kill(signal.SIGTERM, FIRST_WRITE, True),
+    Kill(signal.SIGHUP, FIRST_WRITE, True),  # a closed terminal ends a run like SIGTERM
 ]
 
 
