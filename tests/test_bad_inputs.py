@@ -22,6 +22,7 @@ import pytest
 from typer.testing import CliRunner
 
 from timeline.cli import app
+from timeline.io.text import UNSAFE
 
 CORPUS = Path(__file__).parent / "bad_inputs"
 BASE = CORPUS / "base"
@@ -81,6 +82,42 @@ BAD_CASES = [
     Case("firms-ragged-row", "firms.csv", r"row 4\b"),
     Case("firms-latin1", "firms.csv", r"line 3\b.*UTF-8"),
     Case("firms-empty", "firms.csv", None),
+    # unbounded numbers (issue 8, class 4)
+    Case("after-days-huge", "catalog.yaml", r"line 36, events\[5\]\.after\.days\b.*3660"),
+    Case("after-days-negative-huge", "catalog.yaml", r"line 36, events\[5\]\.after\.days\b"),
+    Case("working-days-huge", "catalog.yaml", r"line 36, events\[5\]\.after\.working_days\b"),
+    Case("review-working-days-huge", "scenario.yaml", r"line 25, initial_policy\.review_work"),
+    Case("effects-review-days-huge", "catalog.yaml", r"line 10, events\[0\]\.effects\.review"),
+    Case("end-far-future", "scenario.yaml", r"line 6, end\b.*3000-01-01"),
+    Case("firms-output-infinite", "firms.csv", r"row 3, column daily_output_usd\b.*'inf'"),
+    Case("firms-output-huge", "firms.csv", r"row 3, column daily_output_usd\b"),
+    # parameters without ranges, booleans as numbers (class 5)
+    Case("restock-rate-negative", "scenario.yaml", r"line 15, parameters\.restock_rate\b"),
+    Case("restock-rate-nan", "scenario.yaml", r"line 15, parameters\.restock_rate\.value\b"),
+    Case("at-risk-days-negative", "scenario.yaml", r"line 18, parameters\.at_risk_days\b"),
+    Case("days-boolean", "catalog.yaml", r"line 36, events\[5\]\.after\.working_days\b.*True"),
+    Case("review-days-boolean", "scenario.yaml", r"line 25, initial_policy\.review_working_days"),
+    # CSV quoting and over-long cells (classes 2 and 14)
+    Case("firms-unterminated-quote", "firms.csv", r"row 2\b.*never closed"),
+    Case("firms-cell-too-long", "firms.csv", r"row 4\b.*longer than"),
+    Case("firms-quote-closed-rows-later", "firms.csv", r"row 2\b.*from row 2 to row 4"),
+    # duplicates that would silently win (class 6)
+    Case("firms-duplicate-column", "firms.csv", r"row 1\b.*'china_share' is given 2 times"),
+    Case("firms-duplicate-supplier", "firms.csv", r"row 4, column suppliers\b.*'motor-maker'"),
+    # an empty branch list (class 7)
+    Case("no-branches", "scenario.yaml", r"line 9, branches\b"),
+    # control characters from input files (class 13)
+    Case("control-title-escape", "catalog.yaml", r"line 19, events\[2\]\.title\b.*\\x1b"),
+    Case("control-header-escape", "firms.csv", r"row 1\b.*column 2\b.*\\x1b"),
+    Case("control-bidi-title", "branches/base.yaml", r"line 2, title\b.*\\u202e"),
+    Case("control-raw-escape-yaml", "catalog.yaml", r"line 19\b.*\\x1b"),
+    Case("yaml-binary-control", "catalog.yaml", r"line 19, events\[2\]\.title\b.*binary"),
+    Case("yaml-list-key", "scenario.yaml", r"line 3, column 3\b.*plain name"),
+    Case("firms-control-cell", "firms.csv", r"row 3, column name\b.*\\x1b"),
+    # key events, reserved ids, duplicate added ids (class 14)
+    Case("key-events-out-of-order", "branches/base.yaml", r"event rare-earth-rules-dec1\b"),
+    Case("branch-id-all", "branches/base.yaml", r"line 1, id\b.*reserved"),
+    Case("branch-add-duplicate-id", "branches/base.yaml", r"line 15, add\[1\]\.id\b.*'extra'"),
 ]
 FIRM_CASES = [case for case in BAD_CASES if case.file == "firms.csv"]
 
@@ -111,6 +148,7 @@ def assert_refused(result, file: Path, where: str | None) -> re.Match:
     output = result.output
     assert result.exit_code == 2, output or repr(result.exception)
     assert "Traceback" not in output, output
+    assert not UNSAFE.search(output.rstrip("\n")), repr(output)  # no raw escape, no override
     assert output.endswith("\n") and output.count("\n") == 1, output
     match = MESSAGE.match(output.rstrip("\n"))
     assert match, output

@@ -98,8 +98,8 @@ class Kill:
         return f"{self.signal.name}-{when}-{'over-previous' if self.previous else 'fresh'}"
 
 
-FIRST_WRITE = ".history.tmp-"  # the first branch folder being written
-LAST_WRITE = ".decouple.tmp-"  # the last one: three branches are already complete
+FIRST_WRITE = ".timeline-tmp-"  # the output set being staged (all branches in one folder)
+LAST_WRITE = ".timeline-swap-"  # staged and committed: the swap into place is under way
 KILLS = [
     Kill(signal.SIGINT, 0.1, False),  # loading the scenario
     Kill(signal.SIGTERM, 0.35, False),  # simulating
@@ -109,6 +109,7 @@ KILLS = [
     Kill(signal.SIGINT, 0.35, True),
     Kill(signal.SIGINT, LAST_WRITE, True),
     Kill(signal.SIGTERM, FIRST_WRITE, True),
+    Kill(signal.SIGHUP, FIRST_WRITE, True),  # a closed terminal ends a run like SIGTERM
 ]
 
 

@@ -44,9 +44,9 @@ class StdoutGone(Exception):
 
 
 def echo(text: str = "", err: bool = False) -> None:
-    """Print `text` with every non-printable character written as an escape."""
+    """Print `text` as one line, every non-printable character (a line break too) escaped."""
     try:
-        typer.echo("\n".join(printable(line) for line in text.split("\n")), err=err)
+        typer.echo(printable(text), err=err)
     except OSError as error:
         if err:
             raise

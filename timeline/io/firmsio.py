@@ -17,14 +17,9 @@ in the header stops there, since the rows cannot be read without it.
 
 from __future__ import annotations
 
-import csv
 import graphlib
-import io
-import math
-import re
 import types
 import typing
-import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -34,6 +29,7 @@ from pydantic.fields import FieldInfo
 
 from timeline.errors import TimelineError, explain
 from timeline.io.guard import read_bytes, setting
+from timeline.io.tablerows import Table, csv_rows, xlsx_rows
 from timeline.io.text import describe, unsafe_char
 from timeline.io.yamlio import MAX_INPUT_ENV, decode_text
 from timeline.model.scenario import Firm, SupplierLink
@@ -41,13 +37,9 @@ from timeline.model.scenario import Firm, SupplierLink
 MAX_BYTES = 10 * 1024 * 1024  # default cap of a table's file; $TIMELINE_MAX_INPUT_BYTES overrides
 MAX_FIRMS = 100_000  # default cap of rows; $TIMELINE_MAX_FIRMS overrides
 MAX_FIRMS_ENV = "TIMELINE_MAX_FIRMS"
-MAX_CELL = 20_000  # characters in one cell
 MAX_PROBLEMS = 20  # defects listed before "and N more"
-MAX_UNZIPPED = 200 * 1024 * 1024  # an .xlsx may not unpack to more than this
 EXTRA_PREFIX = "x_"
 
-_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
-_NUMBER_COMMA = re.compile(r"[+-]?\d+(,\d+)?([eE][+-]?\d+)?")
 _XLSX_MAGIC = b"PK\x03\x04"
 _XLS_MAGIC = b"\xd0\xcf\x11\xe0"
 
@@ -80,37 +72,6 @@ REQUIRED, OPTIONAL = columns()
 COLUMNS: tuple[str, ...] = REQUIRED + OPTIONAL  # every column the tool reads
 
 
-class _Table:
-    """One table being read: its path, number format and the defects found so far."""
-
-    def __init__(self, path: Path, decimal_comma: bool) -> None:
-        self.path = path
-        self.decimal_comma = decimal_comma
-        self.problems: list[TimelineError] = []
-
-    def problem(self, row: int | None, column: str | None, problem: str, fix: str) -> None:
-        where = ", ".join(
-            part
-            for part in (f"row {row}" if row else "", f"column {column}" if column else "")
-            if part
-        )
-        self.problems.append(TimelineError(self.path, where, problem, fix))
-
-    def number(self, cell: str) -> float | None:
-        """A finite number from a cell (decimal comma in `;` tables), or None."""
-        pattern = _NUMBER_COMMA if self.decimal_comma else _NUMBER
-        if not pattern.fullmatch(cell):
-            return None
-        value = float(cell.replace(",", ".") if self.decimal_comma else cell)
-        return value if math.isfinite(value) else None
-
-    def number_fix(self, example: str) -> str:
-        if self.decimal_comma:
-            comma = example.replace(".", ",")
-            return f"use a number with a decimal comma such as {comma}, no thousands separators"
-        return f"use a number such as {example} (no thousands separators)"
-
-
 def read_firms(path: Path) -> tuple[Firm, ...]:
     """Parse and validate a firm table (CSV or .xlsx). Row numbers count the header as row 1."""
     raw = read_bytes(path, setting(MAX_INPUT_ENV, MAX_BYTES))
@@ -122,112 +83,20 @@ def read_firms(path: Path) -> tuple[Firm, ...]:
             "save it as Excel Workbook (.xlsx) or as CSV UTF-8 (comma delimited)",
         )
     if raw.startswith(_XLSX_MAGIC) or path.suffix.lower() == ".xlsx":
-        table = _Table(path, decimal_comma=False)
-        rows = _xlsx_rows(path, raw)
+        table = Table(path, decimal_comma=False)
+        rows = xlsx_rows(path, raw)
     else:
         text = decode_text(path, raw, bom=True)
         header = text.split("\n", 1)[0]
-        table = _Table(path, decimal_comma=";" in header and "," not in header)
-        rows = _csv_rows(table, text, ";" if table.decimal_comma else ",")
+        table = Table(path, decimal_comma=";" in header and "," not in header)
+        rows = csv_rows(table, text, ";" if table.decimal_comma else ",")
     firms = _read_rows(table, rows)
     if table.problems:
         raise TimelineError.several(table.problems, MAX_PROBLEMS)
     return firms
 
 
-def _csv_rows(table: _Table, text: str, delimiter: str) -> Iterator[tuple[int, list[str]]]:
-    """(row number, cells) of each record; a CSV defect is recorded and ends the table."""
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
-    previous = csv.field_size_limit(MAX_CELL + 1)
-    try:
-        while True:
-            start = reader.line_num + 1
-            try:
-                cells = next(reader)
-            except StopIteration:
-                return
-            except csv.Error as err:
-                _csv_problem(table, start, str(err), delimiter)
-                return
-            yield start, cells
-    finally:
-        csv.field_size_limit(previous)
-
-
-def _csv_problem(table: _Table, row: int, message: str, delimiter: str) -> None:
-    if "field larger than field limit" in message:
-        table.problem(
-            row,
-            None,
-            f"a cell is longer than {MAX_CELL:,} characters",
-            "shorten it (if it should be short, look for a quote that is not closed)",
-        )
-    elif "unexpected end of data" in message:
-        table.problem(
-            row,
-            None,
-            'a quoted cell is never closed (a " with no closing ")',
-            'close the quote; a quote inside a quoted cell is written twice ("")',
-        )
-    else:
-        table.problem(
-            row,
-            None,
-            f"bad CSV quoting ({message})",
-            f'a quoted cell must end with " followed by {delimiter!r} or the end of the line; '
-            'a quote inside a quoted cell is written twice ("")',
-        )
-
-
-def _xlsx_rows(path: Path, raw: bytes) -> Iterator[tuple[int, list[str]]]:
-    """(row number, cells as text) of the first worksheet of an .xlsx workbook."""
-    try:
-        with zipfile.ZipFile(io.BytesIO(raw)) as archive:
-            unzipped = sum(info.file_size for info in archive.infolist())
-    except (zipfile.BadZipFile, OSError, ValueError):
-        raise _not_xlsx(path, "it is not a zip archive") from None
-    if unzipped > MAX_UNZIPPED:
-        raise _not_xlsx(path, f"it unpacks to over {MAX_UNZIPPED // 2**20} MB")
-    import openpyxl  # imported here: only .xlsx tables need it
-
-    try:
-        book = openpyxl.load_workbook(io.BytesIO(raw), read_only=True, data_only=True)
-        sheet = book.worksheets[0]
-        rows = [list(values) for values in sheet.iter_rows(values_only=True)]
-        book.close()
-    except Exception as err:  # openpyxl raises many kinds on a damaged workbook
-        raise _not_xlsx(path, type(err).__name__) from None
-    for number, values in enumerate(rows, start=1):
-        cells = [_xlsx_text(value) for value in values]
-        while cells and cells[-1] == "":
-            cells.pop()
-        yield number, cells
-
-
-def _xlsx_text(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "TRUE" if value else "FALSE"
-    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
-        return str(int(value))
-    if isinstance(value, float):
-        return repr(value)
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    return str(value)
-
-
-def _not_xlsx(path: Path, why: str) -> TimelineError:
-    return TimelineError(
-        path,
-        "",
-        f"cannot be read as an Excel workbook ({why})",
-        "save it again from Excel as .xlsx, or as CSV UTF-8 (comma delimited)",
-    )
-
-
-def _header(table: _Table, row: int, cells: list[str]) -> list[str] | None:
+def _header(table: Table, row: int, cells: list[str]) -> list[str] | None:
     """The column names, or None after recording every defect of the header."""
     names = [cell.strip() for cell in cells]
     listing = ",".join(COLUMNS)
@@ -238,10 +107,13 @@ def _header(table: _Table, row: int, cells: list[str]) -> list[str] | None:
             table.problem(
                 row,
                 None,
-                f"column {index} name holds the control character {describe(bad)}",
-                "remove it",
+                f"the name of column {index} holds the control character {describe(bad)}",
+                "remove it: terminal escapes and direction overrides are not allowed",
             )
-        elif not name:
+    if len(table.problems) > before:
+        return None  # the names are not what they seem: check nothing else
+    for index, name in enumerate(names, start=1):
+        if not name:
             table.problem(
                 row,
                 None,
@@ -266,7 +138,7 @@ def _header(table: _Table, row: int, cells: list[str]) -> list[str] | None:
             f"add them; the columns are {listing}",
         )
     unknown = [n for n in names if n and n not in COLUMNS and not n.startswith(EXTRA_PREFIX)]
-    if unknown and not any(unsafe_char(n) for n in unknown):
+    if unknown:
         table.problem(
             row,
             None,
@@ -277,13 +149,13 @@ def _header(table: _Table, row: int, cells: list[str]) -> list[str] | None:
     return names if len(table.problems) == before else None
 
 
-def _read_rows(table: _Table, rows: Iterator[tuple[int, list[str]]]) -> tuple[Firm, ...]:
+def _read_rows(table: Table, rows: Iterator[tuple[int, list[str]]]) -> tuple[Firm, ...]:
     header_row, names = 0, None
     for number, cells in rows:
         if any(cell.strip() for cell in cells):
             header_row, names = number, _header(table, number, cells)
             break
-    if header_row == 0:
+    if header_row == 0 and not table.problems:
         table.problem(None, None, "no header row", f"start with the columns {','.join(COLUMNS)}")
     if names is None:
         return ()
@@ -304,11 +176,15 @@ def _read_rows(table: _Table, rows: Iterator[tuple[int, list[str]]]) -> tuple[Fi
             )
             break
         if len(cells) != len(names):
+            last = table.spans.get(row)
             table.problem(
                 row,
                 None,
-                f"{len(cells)} cells for {len(names)} columns",
-                "quote cells that contain the delimiter and give every column a cell",
+                f"{len(cells)} cells for {len(names)} columns"
+                + (f" (one quoted cell runs from row {row} to row {last})" if last else ""),
+                "close every quote where its cell ends"
+                if last
+                else "quote cells that contain the delimiter and give every column a cell",
             )
             continue
         record = dict(zip(names, (cell.strip() for cell in cells), strict=True))
@@ -332,7 +208,7 @@ def _read_rows(table: _Table, rows: Iterator[tuple[int, list[str]]]) -> tuple[Fi
     return tuple(firm for _, firm in firms)
 
 
-def _firm(table: _Table, row: int, record: dict[str, str]) -> Firm | None:
+def _firm(table: Table, row: int, record: dict[str, str]) -> Firm | None:
     """One validated firm, or None after recording each defect of its row."""
     before = len(table.problems)
     data: dict[str, object] = {}
@@ -364,7 +240,7 @@ def _firm(table: _Table, row: int, record: dict[str, str]) -> Firm | None:
         return None
 
 
-def _cell(table: _Table, row: int, column: str, cell: str) -> object:
+def _cell(table: Table, row: int, column: str, cell: str) -> object:
     """A cell converted to its field's type, or None after recording why it cannot be."""
     kind = KINDS[column]
     if kind == "words":
@@ -394,7 +270,7 @@ def _cell(table: _Table, row: int, column: str, cell: str) -> object:
     return cell
 
 
-def _links(table: _Table, row: int, cell: str) -> list[SupplierLink] | None:
+def _links(table: Table, row: int, cell: str) -> list[SupplierLink] | None:
     """`firm_id:buffer_days[:share]` items, space-separated; None after recording the cell's
     first defect."""
     links: list[SupplierLink] = []
@@ -433,7 +309,7 @@ def _links(table: _Table, row: int, cell: str) -> list[SupplierLink] | None:
     return links
 
 
-def _check_links(table: _Table, firms: list[tuple[int, Firm]], ids: dict[str, int]) -> None:
+def _check_links(table: Table, firms: list[tuple[int, Firm]], ids: dict[str, int]) -> None:
     """Every supplier is a firm of the table, and supplier links form no cycle."""
     graph: dict[str, list[str]] = {}
     for row, firm in firms:

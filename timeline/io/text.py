@@ -38,8 +38,8 @@ def unsafe_char(text: str) -> str | None:
 
 def describe(char: str) -> str:
     """`\\x1b (ESCAPE)`: an unsafe character, for an error message."""
-    name = unicodedata.name(char, "") or "control character"
-    return f"{escape(char)} ({name})"
+    name = unicodedata.name(char, "")
+    return f"{escape(char)} ({name})" if name else escape(char)
 
 
 def printable(text: str) -> str:

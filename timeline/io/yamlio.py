@@ -37,10 +37,19 @@ class DuplicateKey(yaml.MarkedYAMLError):
     pass
 
 
+class BadKey(yaml.MarkedYAMLError):
+    pass
+
+
 def _mapping(loader: _Loader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
     seen: set[object] = set()
     for key_node, _ in node.value:
         key = loader.construct_object(key_node, deep=True)
+        if isinstance(key, dict | list | set | bytes):
+            raise BadKey(
+                problem="a key must be a plain name, not a list, a mapping or binary data",
+                problem_mark=key_node.start_mark,
+            )
         if key in seen:
             raise DuplicateKey(
                 problem=f"duplicate key {key!r} (YAML would silently keep the last one)",
@@ -147,8 +156,12 @@ def _check_characters(doc: YamlDoc) -> None:
     def walk(value: Any, loc: tuple[object, ...]) -> None:
         if isinstance(value, str):
             check(value, loc)
-        elif isinstance(value, dict | list) and id(value) not in seen:
+        elif isinstance(value, bytes):
+            raise doc.error(loc, "binary data (!!binary) is not allowed", "write plain text")
+        elif isinstance(value, dict | list | set) and id(value) not in seen:
             seen.add(id(value))
+            if isinstance(value, set):
+                value = sorted(value, key=repr)
             items = value.items() if isinstance(value, dict) else enumerate(value)
             for key, item in items:
                 if isinstance(key, str):
@@ -161,8 +174,9 @@ def _check_characters(doc: YamlDoc) -> None:
 def read_yaml(path: Path) -> YamlDoc:
     """Parse one YAML file into plain data, or raise a one-line `TimelineError`."""
     text = read_text(path)
-    loader = _Loader(text)
+    loader: _Loader | None = None
     try:
+        loader = _Loader(text)  # its reader refuses raw control characters at once
         root = loader.get_single_node()
         data = loader.construct_document(root) if root is not None else None
     except yaml.MarkedYAMLError as err:
@@ -173,6 +187,8 @@ def read_yaml(path: Path) -> YamlDoc:
             fix = "remove the tag: scenario files hold plain data only"
         elif isinstance(err, DuplicateKey):
             fix = "keep one of the two keys"
+        elif isinstance(err, BadKey):
+            fix = "write the key as a plain name, e.g. title:"
         else:
             fix = "check indentation, colons and quotes on that line"
         raise TimelineError(path, where, problem, fix) from None
@@ -192,7 +208,8 @@ def read_yaml(path: Path) -> YamlDoc:
     except yaml.YAMLError as err:
         raise TimelineError(path, "", f"not valid YAML ({err})", "check the syntax") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     if not isinstance(data, dict):
         raise TimelineError(path, "line 1", "expected a mapping of key: value lines", "see README")
     doc = YamlDoc(path, data, root)

@@ -117,7 +117,8 @@ def resolve_dates(events: list[Event], calendar: WorkingCalendar) -> dict[str, d
             except OverflowError:
                 raise ScheduleError(
                     event_id,
-                    f"its date is past the last date a calendar can hold ({dt.date.max})",
+                    f"its date falls outside the dates a calendar can hold "
+                    f"({dt.date.min}..{dt.date.max})",
                     "give the event (or the one it follows) a date inside the horizon",
                 ) from None
     return dates
