@@ -83,6 +83,10 @@ def simulate(
     until: Annotated[
         str | None, typer.Option(help="Stop on this date (ISO); with --runs 1.")
     ] = None,
+    group: Annotated[
+        str | None,
+        typer.Option(help="Count only this group's plants in the summary, bands and compare."),
+    ] = None,
     force: Annotated[bool, typer.Option(help="Replace a folder timeline did not write.")] = False,
 ) -> None:
     """Simulate one branch (or all): many paired runs, bands and risks, and one full timeline.
@@ -116,6 +120,7 @@ def simulate(
                 replay,
                 last,
                 progress=(lambda n: advance(n * len(ids))) if advance else None,
+                group=group,
             )
         command = " ".join(["timeline", *sys.argv[1:]])
         created = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")

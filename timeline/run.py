@@ -109,6 +109,7 @@ class Simulation:
     replay: int
     replays: dict[str, BranchRun]
     ensemble: Ensemble | None
+    group: str | None = None
 
     def branch_files(self, branch: str) -> dict[str, bytes]:
         files = self.replays[branch].files()
@@ -142,6 +143,7 @@ def simulate_branches(
     replay: int = 0,
     until: dt.date | str | None = None,
     progress: Progress | None = None,
+    group: str | None = None,
 ) -> Simulation:
     """Run `runs` paired replicates of each branch (`all` for every branch) and replay run
     `replay` of each in full (events, timeline, firms, stoppages, flows)."""
@@ -152,9 +154,9 @@ def simulate_branches(
         )
     ensemble = None
     if runs > 1:
-        ensemble = run_ensemble(scenario, ids, runs, seed, jobs, scheduler, progress)
+        ensemble = run_ensemble(scenario, ids, runs, seed, jobs, scheduler, progress, group=group)
     replays = {b: run_branch(scenario, b, seed, until, replicate=replay) for b in ids}
-    return Simulation(scenario, ids, seed, runs, replay, replays, ensemble)
+    return Simulation(scenario, ids, seed, runs, replay, replays, ensemble, group)
 
 
 def run_meta(sim: Simulation, branch: str, command: str, created_at: str) -> dict[str, object]:

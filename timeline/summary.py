@@ -90,7 +90,10 @@ def print_summary(sim: Simulation) -> None:
                 ]
             )
     else:
-        typer.echo(f"From the branch point ({scenario.branch_point}) on; P50 (P10-P90) over runs:")
+        who = f"plants of group {sim.group!r}" if sim.group else "all plants"
+        typer.echo(
+            f"From the branch point ({scenario.branch_point}) on, {who}; P50 (P10-P90) over runs:"
+        )
         k = {name: i for i, name in enumerate(HEADLINES)}
         rows = [
             [

@@ -95,13 +95,32 @@ def monthly_flows(result: RunResult, scenario: Scenario, months: np.ndarray) -> 
     return out
 
 
+def _with_risk(result: RunResult, risk: list) -> RunResult:
+    from dataclasses import replace
+
+    return replace(result, at_risk=risk)
+
+
 def outcome_of(
-    result: RunResult, scenario: Scenario, values: m.FirmValues, months: np.ndarray
+    result: RunResult,
+    scenario: Scenario,
+    values: m.FirmValues,
+    months: np.ndarray,
+    group: str | None = None,
 ) -> Outcome:
+    """The outcome of a run; with `group`, the daily series (and so the headline figures) count
+    only that group's plants, while the per-firm figures cover every plant."""
     n = len(scenario.firms)
     branch_day = (scenario.branch_point - scenario.start).days
     s = m.spans(result)
-    d = m.daily(result, values, s)
+    if group is None:
+        d = m.daily(result, values, s)
+    else:
+        members = np.array([f.group == group for f in scenario.firms])
+        keep = members[s.firm]
+        mine = m.Spans(s.firm[keep], s.start[keep], s.end[keep], s.rate[keep], s.cause[keep])
+        risk = [r for r in result.at_risk if members[r[0]]]
+        d = m.daily(_with_risk(result, risk), values, mine)
     daily = np.vstack(
         [
             d.firms_stopped,

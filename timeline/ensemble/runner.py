@@ -35,7 +35,11 @@ def batches(runs: int, size: int) -> list[Batch]:
 
 
 def run_batch(
-    scenario: Scenario, branches: tuple[str, ...], seed: int, batch: Batch
+    scenario: Scenario,
+    branches: tuple[str, ...],
+    seed: int,
+    batch: Batch,
+    group: str | None = None,
 ) -> dict[str, list[Outcome]]:
     """Replicates batch.first .. batch.last - 1 of every branch."""
     days = (scenario.end - scenario.start).days + 1
@@ -45,7 +49,7 @@ def run_batch(
     for replicate in range(batch.first, batch.last):
         for branch in branches:
             result = simulate(scenario, branch, seed, replicate=replicate, record=False)
-            out[branch].append(outcome_of(result, scenario, values, months))
+            out[branch].append(outcome_of(result, scenario, values, months, group))
     return out
 
 
@@ -57,9 +61,11 @@ def _init(scenario: Scenario) -> None:
     _SCENARIO = scenario
 
 
-def _pool_batch(branches: tuple[str, ...], seed: int, batch: Batch) -> dict[str, list[Outcome]]:
+def _pool_batch(
+    branches: tuple[str, ...], seed: int, batch: Batch, group: str | None
+) -> dict[str, list[Outcome]]:
     assert _SCENARIO is not None
-    return run_batch(_SCENARIO, branches, seed, batch)
+    return run_batch(_SCENARIO, branches, seed, batch, group)
 
 
 def default_jobs() -> int:
@@ -75,6 +81,7 @@ def run_ensemble(
     scheduler: str | None = None,
     progress: Progress | None = None,
     batch_size: int | None = None,
+    group: str | None = None,
 ) -> Ensemble:
     """`runs` paired replicates of each branch; `jobs` processes (default: all cores), or the
     Dask cluster at `scheduler`. Byte-identical results whatever `jobs` and the scheduler."""
@@ -85,7 +92,17 @@ def run_ensemble(
     size = batch_size or max(1, min(25, runs // (4 * jobs) or 1))
     work = batches(runs, size)
     ensemble = Ensemble.empty(scenario, branches, runs, seed)
-    for batch, outcomes in _results(scenario, branches, seed, work, jobs, scheduler):
+    if group is not None and group not in {f.group for f in scenario.firms}:
+        from timeline.errors import TimelineError
+
+        groups = sorted({f.group for f in scenario.firms if f.group}) or ["(none)"]
+        raise TimelineError(
+            "--group",
+            "",
+            f"no plant is in group {group!r}",
+            f"use a group of the firm table: {', '.join(groups)}",
+        )
+    for batch, outcomes in _results(scenario, branches, seed, work, jobs, scheduler, group):
         ensemble.add(batch.first, outcomes)
         if progress is not None:
             progress(batch.last - batch.first)
@@ -99,15 +116,16 @@ def _results(
     work: list[Batch],
     jobs: int,
     scheduler: str | None,
+    group: str | None = None,
 ) -> Iterator[tuple[Batch, dict[str, list[Outcome]]]]:
     if scheduler is not None:
-        yield from _dask(scenario, branches, seed, work, scheduler)
+        yield from _dask(scenario, branches, seed, work, scheduler, group)
     elif jobs == 1 or len(work) == 1:
         for batch in work:
-            yield batch, run_batch(scenario, branches, seed, batch)
+            yield batch, run_batch(scenario, branches, seed, batch, group)
     else:
         with ProcessPoolExecutor(jobs, initializer=_init, initargs=(scenario,)) as pool:
-            futures = {pool.submit(_pool_batch, branches, seed, b): b for b in work}
+            futures = {pool.submit(_pool_batch, branches, seed, b, group): b for b in work}
             try:
                 for future in as_completed(futures):
                     yield futures[future], future.result()
@@ -119,7 +137,12 @@ def _results(
 
 
 def _dask(
-    scenario: Scenario, branches: tuple[str, ...], seed: int, work: list[Batch], address: str
+    scenario: Scenario,
+    branches: tuple[str, ...],
+    seed: int,
+    work: list[Batch],
+    address: str,
+    group: str | None = None,
 ) -> Iterator[tuple[Batch, dict[str, list[Outcome]]]]:
     from timeline.errors import TimelineError
 
@@ -145,7 +168,9 @@ def _dask(
         ) from None
     try:
         shared = client.scatter(scenario, broadcast=True)
-        futures = {client.submit(run_batch, shared, branches, seed, b, pure=False): b for b in work}
+        futures = {
+            client.submit(run_batch, shared, branches, seed, b, group, pure=False): b for b in work
+        }
         for future in dask_completed(list(futures)):
             yield futures[future], future.result()
     finally:

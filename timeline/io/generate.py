@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import os
 import tempfile
 from collections.abc import Iterator, Sequence
@@ -36,17 +37,9 @@ from pathlib import Path
 import numpy as np
 
 from timeline.errors import TimelineError
-from timeline.io.firmsio import (
-    KINDS,
-    MAX_BYTES,
-    MAX_FIRMS,
-    MAX_FIRMS_ENV,
-    MAX_PROBLEMS,
-    _read_rows,
-    _Table,
-    _xlsx_text,
-)
+from timeline.io.firmsio import KINDS, MAX_BYTES, MAX_FIRMS, MAX_FIRMS_ENV, MAX_PROBLEMS
 from timeline.io.guard import read_bytes, setting
+from timeline.io.tablerows import Table
 from timeline.io.yamlio import MAX_INPUT_ENV
 from timeline.model.scenario import Firm, Scenario, SupplierLink
 
@@ -297,11 +290,18 @@ def parquet_rows(path: Path, raw: bytes) -> Iterator[tuple[int, list[str]]]:
 
 
 def _parquet_text(value: object) -> str:
+    """A Parquet value as the text of a table cell (a list of words joined by spaces)."""
+    if value is None:
+        return ""
     if isinstance(value, list | tuple):
-        return " ".join(_xlsx_text(v) for v in value)
-    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
-        return str(int(value))
-    return _xlsx_text(value)
+        return " ".join(_parquet_text(v) for v in value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return _number(value) if math.isfinite(value) else repr(value)
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return str(value)
 
 
 def _not_parquet(path: Path, why: str) -> TimelineError:
@@ -315,9 +315,11 @@ def _not_parquet(path: Path, why: str) -> TimelineError:
 
 def read_firms_parquet(path: Path) -> tuple[Firm, ...]:
     """Parse and validate a Parquet firm table, with every check of the CSV reader."""
+    from timeline.io.firmsio import _read_rows  # the CSV reader's row checks, shared
+
     path = Path(path)
     raw = read_bytes(path, setting(MAX_INPUT_ENV, MAX_BYTES))
-    table = _Table(path, decimal_comma=False)
+    table = Table(path, decimal_comma=False)
     firms = _read_rows(table, parquet_rows(path, raw))
     if table.problems:
         raise TimelineError.several(table.problems, MAX_PROBLEMS)
