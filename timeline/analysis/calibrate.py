@@ -26,8 +26,6 @@ from timeline.model.policy import destination_of
 from timeline.model.scenario import Scenario
 from timeline.model.uncertain import Distribution
 
-BRANCH = "history"
-
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -53,6 +51,7 @@ class Method(_Strict):
     runs: int = Field(default=12, ge=1, le=10_000)
     accept: int = Field(default=8, ge=1)
     seed: int = Field(default=0, ge=0)
+    branch: str = "history"  # the replay of what happened
 
 
 class Priors(_Strict):
@@ -128,7 +127,9 @@ def evaluate(scenario: Scenario, priors: Priors, index: int, values: dict[str, f
     flows = np.zeros((priors.method.runs, len(targets)))
     lic = np.zeros((priors.method.runs, len(priors.licences)))
     for run in range(priors.method.runs):
-        result = simulate(variant, BRANCH, priors.method.seed, until, replicate=run, record=False)
+        result = simulate(
+            variant, priors.method.branch, priors.method.seed, until, replicate=run, record=False
+        )
         monthly = monthly_flows(result, variant, months)
         for k, (dest, month, _) in enumerate(targets):
             m = int(month[:4]) * 12 + int(month[5:7]) - 1 - first

@@ -1,0 +1,187 @@
+"""The planner's questions: buffer sizing, sensitivity, groups, and calibration on tiny inputs.
+
+The tiny scenario: a Dy control on 2025-05-01 that is never approved before the branch point,
+one exposed plant whose stock varies by run (inventory spread), so the share of runs that stop
+after the branch point falls as its stock grows.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import approval, event, firm, key_events, make_scenario
+
+from timeline.analysis import buffers as buf
+from timeline.analysis import calibrate as cal
+from timeline.analysis.sensitivity import sensitivity
+from timeline.ensemble.runner import run_ensemble
+from timeline.errors import TimelineError
+from timeline.model.scenario import Scenario
+
+RUNS = 20
+
+
+def tiny() -> Scenario:
+    control = event(
+        "dy-control",
+        "2025-09-01",
+        effects={"licensed_elements": ["Dy"], "review_working_days": 60, "review_spread": 2.0},
+    )
+    scenario = make_scenario(
+        [
+            firm(
+                "exposed",
+                elements=["Dy"],
+                china_share=1.0,
+                inventory_days=40.0,
+                lead_time_days=10,
+                group="mine",
+            ),
+            firm("safe", group="other"),
+        ],
+        events=[*key_events(), control],
+        approval=approval(civil=0.5),
+    )
+    data = scenario.model_dump()
+    data["uncertainty"] = {
+        "inventory_days": {
+            "factor": {"dist": "uniform", "low": 0.5, "high": 1.5},
+            "assumption": "test",
+        }
+    }
+    return Scenario.build(data)
+
+
+@pytest.fixture(scope="module")
+def scenario() -> Scenario:
+    return tiny()
+
+
+def test_the_tiny_plant_stops_after_the_branch_point_in_some_runs(scenario):
+    """The fixture is informative: some but not all runs stop the plant after the branch."""
+    p = buf.p_stop_after_branch(scenario, "base", 0, RUNS, 0)
+    assert 0.0 < p <= 1.0
+
+
+def test_more_stock_never_raises_the_stop_share(scenario):
+    """With the same paired runs, a larger multiple of stock never stops the plant more often."""
+    shares = [
+        buf.p_stop_after_branch(buf.scaled(scenario, "exposed", m, False), "base", 0, RUNS, 0)
+        for m in (0.5, 1.0, 2.0, 4.0, 8.0)
+    ]
+    assert shares == sorted(shares, reverse=True)
+
+
+@pytest.mark.parametrize("confidence", [0.8, 0.9])
+def test_the_answer_keeps_the_stop_share_at_or_under_one_minus_confidence(scenario, confidence):
+    """Re-running with the answer's stocks gives a stop share at or under 1 - confidence."""
+    answer = buf.size_buffer(scenario, "base", "exposed", confidence, RUNS, 0)
+    assert answer.multiple is not None
+    rerun = buf.p_stop_after_branch(
+        buf.scaled(scenario, "exposed", answer.multiple, False), "base", 0, RUNS, 0
+    )
+    assert rerun <= 1 - confidence + 1e-9
+    assert answer.p_stop_at_answer == pytest.approx(rerun)
+    assert answer.days_needed == pytest.approx(40.0 * answer.multiple, abs=0.1)
+
+
+def test_buffer_is_monotone_in_confidence(scenario):
+    """A higher confidence never needs less stock."""
+    needed = [
+        buf.size_buffer(scenario, "base", "exposed", c, RUNS, 0).multiple for c in (0.6, 0.8, 0.95)
+    ]
+    assert all(n is not None for n in needed)
+    assert needed == sorted(needed)
+
+
+def test_an_unknown_firm_is_one_clear_error(scenario):
+    """Sizing the buffer of a plant that is not in the table is a TimelineError."""
+    with pytest.raises(TimelineError, match="unknown firm"):
+        buf.size_buffer(scenario, "base", "nope", 0.9, RUNS, 0)
+
+
+def test_sensitivity_rows_are_sorted_by_effect(scenario):
+    """The tornado table lists each spread and key date, largest absolute effect first."""
+    frame = sensitivity(scenario, "base", None, runs=10, seed=0, firm="exposed")
+    effects = frame["effect"].dropna().abs().tolist()
+    assert effects == sorted(effects, reverse=True)
+    assert "inventory_days (spread factor)" in set(frame["parameter"])
+    row = frame[frame["parameter"] == "inventory_days (spread factor)"].iloc[0]
+    assert row["value_at_low"] >= row["value_at_high"]  # less stock, more stops
+
+
+def test_group_counts_only_its_plants(scenario):
+    """With --group, the headline figures count only the group's plants."""
+    mine = run_ensemble(scenario, ["base"], 10, 0, jobs=1, group="mine").branch("base")
+    other = run_ensemble(scenario, ["base"], 10, 0, jobs=1, group="other").branch("base")
+    assert mine.daily[:, 0, :].max() >= 1  # the exposed plant stops in some run
+    assert other.daily[:, 0, :].max() == 0  # the safe plant never does
+    # the per-firm figures still cover every plant
+    np.testing.assert_array_equal(mine.first_stop, other.first_stop)
+
+
+def test_an_unknown_group_is_one_clear_error(scenario):
+    """A group no plant belongs to is refused."""
+    with pytest.raises(TimelineError, match="no plant is in group"):
+        run_ensemble(scenario, ["base"], 2, 0, jobs=1, group="nobody")
+
+
+PRIORS = """
+parameters:
+  review:
+    path: events[dy-control].effects.review_working_days
+    prior: {dist: uniform, low: 5, high: 80}
+    assumption: test
+flows:
+  source: test
+  US: {2025-09: 0.5, 2025-10: 0.2}
+licences:
+  - {destination: US, by: 2025-10-20, approved_share: 0.3, source: test}
+method: {sets: 8, runs: 4, accept: 3, seed: 1, branch: base}
+"""
+
+
+def test_calibration_accepts_the_closest_sets_and_is_reproducible(tmp_path: Path):
+    """The accepted sets are the smallest distances; the same seed gives the same sample."""
+    scenario = tiny()
+    data = scenario.model_dump()
+    data["firms"][0]["re_tonnes_per_year"] = 100.0
+    scenario = Scenario.build(data)
+    path = tmp_path / "priors.yaml"
+    path.write_text(PRIORS, encoding="utf-8")
+    priors = cal.read_priors(path)
+    first = cal.calibrate(scenario, priors, jobs=1)
+    again = cal.calibrate(scenario, priors, jobs=1)
+    assert [r.distance for r in first] == [r.distance for r in again]
+    best = cal.accepted(first, priors)
+    assert len(best) == 3
+    worst_kept = max(r.distance for r in best)
+    assert all(r.distance >= worst_kept for r in first if r not in best)
+    values = [r.values["review"] for r in first]
+    assert all(5 <= v <= 80 for v in values)
+    # Latin hypercube: one draw in each eighth of the prior's range
+    strata = sorted(int((v - 5) / 75 * 8) for v in values)
+    assert strata == list(range(8))
+
+
+def test_a_posterior_file_round_trips_into_the_scenario(tmp_path: Path):
+    """The posterior written by calibrate is read back as per-run overrides."""
+    import yaml
+
+    scenario = tiny()
+    path = tmp_path / "priors.yaml"
+    path.write_text(PRIORS, encoding="utf-8")
+    priors = cal.read_priors(path)
+    results = cal.calibrate(scenario, priors, jobs=1)
+    text = cal.posterior_yaml(priors, cal.accepted(results, priors), {"created_at": "x"})
+    doc = yaml.safe_load(text)
+    sets = tuple(item["overrides"] for item in doc["accepted"])
+    with_posterior = scenario.model_copy(update={"posterior": sets})
+    for j, overrides in enumerate(sets):
+        variant = with_posterior.variant(j)
+        control = next(e for e in variant.events if e.id == "dy-control")
+        assert control.effects.review_working_days == pytest.approx(
+            overrides["events[dy-control].effects.review_working_days"]
+        )
