@@ -28,3 +28,5 @@ Pct = Annotated[float, Strict(), Field(ge=0, le=MAX_PCT)]
 UsdPerDay = Annotated[float, Strict(), Field(ge=0, le=MAX_USD_PER_DAY)]
 Order = Annotated[int, Strict(), Field(ge=-MAX_ORDER, le=MAX_ORDER)]
 Flag = Annotated[bool, Strict()]
+ReviewDays = Annotated[float, Strict(), Field(ge=0, le=MAX_WORKING_DAYS)]  # a drawn median
+Spread = Annotated[float, Strict(), Field(ge=1, le=10)]  # p90 / median of a lognormal

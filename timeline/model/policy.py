@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from timeline.model.bounds import Flag, Pct, Share
+from timeline.model.bounds import Flag, Pct, ReviewDays, Share, Spread
 
 DESTINATIONS: tuple[str, ...] = ("US", "EU", "JP", "KR", "IN", "other")
 END_USES: tuple[str, ...] = ("civil", "defence")
@@ -121,9 +121,9 @@ class PolicyState(_Strict):
     us_tariff_on_cn_pct: Pct
     cn_tariff_on_us_pct: Pct
     licensed_elements: frozenset[str] = frozenset()
-    review_working_days: float = Field(default=45, ge=0, le=1000)
-    review_spread: float = Field(default=1.0, ge=1, le=10)
-    rereview_working_days: float = Field(default=45, ge=0, le=1000)
+    review_working_days: ReviewDays = 45
+    review_spread: Spread = 1.0
+    rereview_working_days: ReviewDays = 45
     approval: dict[Destination, Approval]
     general_licences: tuple[GeneralLicence, ...] = ()
     extraterritorial: Flag = False
@@ -212,9 +212,9 @@ class Effects(_Strict):
     licensed_elements: frozenset[str] | None = None
     licensed_elements_add: frozenset[str] | None = None
     licensed_elements_remove: frozenset[str] | None = None
-    review_working_days: float | None = Field(default=None, ge=0, le=1000)
-    review_spread: float | None = Field(default=None, ge=1, le=10)
-    rereview_working_days: float | None = Field(default=None, ge=0, le=1000)
+    review_working_days: ReviewDays | None = None
+    review_spread: Spread | None = None
+    rereview_working_days: ReviewDays | None = None
     approval: dict[Destination, ApprovalUpdate] | None = None
     general_licences_add: tuple[GeneralLicence, ...] | None = None
     general_licences_remove: frozenset[str] | None = None
