@@ -388,9 +388,11 @@ def _transaction(
     try:
         _stage(stage, folders, files)
         stage.rename(swap)  # the commit point: from here on, a later run rolls forward
-    except OSError as err:
+    except BaseException as err:
         _remove(stage)
-        raise _unwritable(out, err) from None
+        if isinstance(err, OSError):
+            raise _unwritable(out, err) from None
+        raise
     try:
         _swap(out, swap, old)
     except OSError as err:
