@@ -290,7 +290,7 @@ def _recover(out: Path) -> None:
             _roll_forward(out, out / name, out / f"{OLD}{token}")
     for name in sorted(os.listdir(out)):
         legacy = _LEGACY.match(name)
-        if name.startswith((STAGE, OLD)) or _LEGACY_FILE.match(name):
+        if name.startswith((STAGE, SWAP, OLD)) or _LEGACY_FILE.match(name):
             _remove(out / name)
         elif legacy and legacy["kind"] == "old" and not os.path.lexists(out / legacy["name"]):
             (out / name).rename(out / legacy["name"])  # an old version's interrupted swap
