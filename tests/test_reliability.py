@@ -554,6 +554,27 @@ def test_an_unexpected_error_is_one_line_asking_to_report_it(tmp_path, monkeypat
     assert not out.exists()
 
 
+def test_a_bug_while_writing_leaves_the_previous_set_and_no_leftovers(tmp_path, monkeypatch):
+    """An unexpected exception half-way through staging the files: one line, exit 1, the
+    previous outputs untouched and no hidden folder left."""
+    out = tmp_path / "out"
+    args = ["simulate", "--branch", "all", "--scenario", SMALL, "--out", out]
+    assert invoke(*args).exit_code == 0
+    before = snapshot(out)
+    real, calls = output._write, []
+
+    def broken(path, content):
+        calls.append(path)
+        if len(calls) == 3:
+            raise ZeroDivisionError("a bug")
+        real(path, content)
+
+    monkeypatch.setattr(output, "_write", broken)
+    assert "internal error" in one_line_error(invoke(*args, "--seed", "1"), code=1)
+    assert snapshot(out) == before
+    assert hidden(out) == []
+
+
 # --- issue 10: firm tables from Excel ----------------------------------------------------------
 
 

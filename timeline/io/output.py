@@ -291,7 +291,7 @@ def _recover(out: Path) -> None:
             _roll_forward(out, out / name, out / f"{OLD}{token}")
     for name in sorted(os.listdir(out)):
         legacy = _LEGACY.match(name)
-        if name.startswith((STAGE, OLD)) or _LEGACY_FILE.match(name):
+        if name.startswith((STAGE, SWAP, OLD)) or _LEGACY_FILE.match(name):
             _remove(out / name)
         elif legacy and legacy["kind"] == "old" and not os.path.lexists(out / legacy["name"]):
             (out / name).rename(out / legacy["name"])  # an old version's interrupted swap
@@ -389,9 +389,11 @@ def _transaction(
     try:
         _stage(stage, folders, files)
         stage.rename(swap)  # the commit point: from here on, a later run rolls forward
-    except OSError as err:
+    except BaseException as err:
         _remove(stage)
-        raise _unwritable(out, err) from None
+        if isinstance(err, OSError):
+            raise _unwritable(out, err) from None
+        raise
     try:
         _swap(out, swap, old)
     except OSError as err:
