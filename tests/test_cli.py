@@ -1,4 +1,7 @@
-"""The `timeline` command through typer's CliRunner: exit codes, files written, what it prints."""
+"""The `timeline` command through typer's CliRunner: exit codes, files written, what it prints.
+
+Ensembles here use a handful of runs on one worker (`--runs 5 --jobs 1`) to stay fast.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +11,20 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from timeline.cli import app
+from timeline.cli import DEFAULT_RUNS, app
+from timeline.run import run_branch
 
 BRANCHES = ("history", "concede", "deescalate", "decouple")
-RUN_FILES = {"events.csv", "timeline.csv", "firms.csv", "stoppages.csv", "run.json"}
+SINGLE_FILES = {"events.csv", "timeline.csv", "firms.csv", "stoppages.csv", "flows.csv"}
+ENSEMBLE_FILES = {
+    "bands.csv",
+    "stopped_share.csv",
+    "firm_risk.csv",
+    "runs.csv",
+    "flows_bands.csv",
+}
 KEY_EVENTS = ("kl-talks", "busan-summit", "tariff-deadline-nov1", "rare-earth-rules-dec1")
+SMALL = ("--runs", "5", "--jobs", "1")
 
 
 @pytest.fixture
@@ -24,59 +36,191 @@ def simulate(runner: CliRunner, out, *args: str):
     return runner.invoke(app, ["simulate", "--out", str(out), *args])
 
 
-def test_simulate_one_branch(runner, tmp_path):
-    """`simulate --branch decouple` writes the four CSVs and run.json into out/decouple."""
-    result = simulate(runner, tmp_path, "--branch", "decouple")
-    assert result.exit_code == 0, result.output
-    assert {p.name for p in (tmp_path / "decouple").iterdir()} == RUN_FILES
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["decouple"]
-    meta = json.loads((tmp_path / "decouple" / "run.json").read_text())
-    assert (meta["tool"], meta["branch"], meta["seed"]) == ("timeline", "decouple", 0)
+def names(folder) -> set[str]:
+    return {p.name for p in folder.iterdir()}
 
 
-def test_simulate_prints_summary(runner, tmp_path):
-    """`simulate` prints a summary table: title, a header, a row for the branch, key dates."""
-    result = simulate(runner, tmp_path, "--branch", "decouple")
+def meta(folder) -> dict:
+    return json.loads((folder / "run.json").read_text())
+
+
+def assert_one_line_error(result, *words: str) -> None:
+    """Exit 2, nothing on stdout, one line on stderr naming `words`, no traceback."""
+    assert result.exit_code == 2, result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("timeline: error: ")
+    for word in words:
+        assert word in lines[0]
+    assert "Traceback" not in result.output
+    assert result.stdout == ""
+
+
+def test_default_runs_is_an_ensemble():
+    """Without --runs, simulate runs an ensemble (more than one paired run)."""
+    assert DEFAULT_RUNS > 1
+
+
+def test_simulate_one_branch_ensemble(runner, tmp_path):
+    """`--branch decouple --runs 5` writes the replayed run's tables, the ensemble's tables and
+    run.json into out/decouple, and nothing else; it prints P50 (P10-P90) and the key dates."""
+    result = simulate(runner, tmp_path, "--branch", "decouple", *SMALL)
     assert result.exit_code == 0, result.output
+    assert names(tmp_path) == {"decouple"}
+    folder = tmp_path / "decouple"
+    assert names(folder) == SINGLE_FILES | ENSEMBLE_FILES | {"run.json"}
+    info = meta(folder)
+    assert (info["tool"], info["branch"], info["seed"]) == ("timeline", "decouple", 0)
+    assert (info["runs"], info["replay"], info["status"]) == (5, 0, "complete")
+    assert sorted(info["files"]) == sorted(names(folder))
+    runs = pd.read_csv(folder / "runs.csv")
+    assert list(runs["run"]) == [0, 1, 2, 3, 4]
     lines = result.stdout.splitlines()
     assert lines[0].startswith("US-China rare-earth confrontation")
-    assert any(line.startswith("branch ") for line in lines)
-    assert any(line.startswith("decouple ") for line in lines)
+    assert "5 paired runs per branch, seed 0" in lines[0]
+    assert any(line.split()[:1] == ["decouple"] for line in lines)
     for key in KEY_EVENTS:
         assert key in result.stdout
 
 
-def test_simulate_all_branches(runner, tmp_path):
-    """`--branch all` writes one folder per branch and compare.csv with one row per branch."""
-    result = simulate(runner, tmp_path, "--branch", "all")
+def test_simulate_all_branches_ensemble(runner, tmp_path):
+    """`--branch all --runs 5` writes a folder per branch, compare.csv (one row per branch, 5
+    runs each) and paired.csv (every ordered pair of branches)."""
+    result = simulate(runner, tmp_path, "--branch", "all", *SMALL)
     assert result.exit_code == 0, result.output
-    assert {p.name for p in tmp_path.iterdir()} == {*BRANCHES, "compare.csv"}
+    assert names(tmp_path) == {*BRANCHES, "compare.csv", "paired.csv"}
     for branch in BRANCHES:
-        assert {p.name for p in (tmp_path / branch).iterdir()} == RUN_FILES
+        assert names(tmp_path / branch) == SINGLE_FILES | ENSEMBLE_FILES | {"run.json"}
+        assert meta(tmp_path / branch)["branch"] == branch
     compare = pd.read_csv(tmp_path / "compare.csv")
-    assert sorted(compare["branch"]) == sorted(BRANCHES)
+    assert list(compare["branch"]) == list(BRANCHES)
+    assert set(compare["runs"]) == {5}
+    paired = pd.read_csv(tmp_path / "paired.csv")
+    pairs = set(zip(paired["branch"], paired["versus"], strict=True))
+    assert pairs == {(a, b) for a in BRANCHES for b in BRANCHES if a != b}
+    assert "Paired differences" in result.stdout
     for branch in BRANCHES:
         assert branch in result.stdout
 
 
-def test_unknown_branch_exits_2(runner, tmp_path):
-    """An unknown branch exits 2, names the valid branches, and writes nothing."""
+def test_simulate_one_run(runner, tmp_path, default_scenario):
+    """`--runs 1` writes one trajectory: the five tables and run.json, exactly the files of
+    `run_branch(seed)`; no ensemble tables."""
+    result = simulate(runner, tmp_path, "--branch", "decouple", "--runs", "1", "--seed", "3")
+    assert result.exit_code == 0, result.output
+    folder = tmp_path / "decouple"
+    assert names(folder) == SINGLE_FILES | {"run.json"}
+    expected = run_branch(default_scenario, "decouple", 3).files()
+    for name, content in expected.items():
+        assert (folder / name).read_bytes() == content, name
+    assert (meta(folder)["runs"], meta(folder)["seed"]) == (1, 3)
+    assert "one run (seed 3, run 0)" in result.stdout
+
+
+def test_simulate_all_one_run_writes_compare(runner, tmp_path):
+    """`--branch all --runs 1` writes the branch folders and compare.csv (no paired.csv)."""
+    result = simulate(runner, tmp_path, "--branch", "all", "--runs", "1")
+    assert result.exit_code == 0, result.output
+    assert names(tmp_path) == {*BRANCHES, "compare.csv"}
+    assert list(pd.read_csv(tmp_path / "compare.csv")["branch"]) == list(BRANCHES)
+
+
+def test_replay_writes_that_run(runner, tmp_path, default_scenario):
+    """`--runs 5 --replay 3` writes run 3's trajectory: the same bytes as
+    `run_branch(..., replicate=3)`, which differ from run 0's."""
+    result = simulate(runner, tmp_path, "--branch", "decouple", *SMALL, "--replay", "3")
+    assert result.exit_code == 0, result.output
+    folder = tmp_path / "decouple"
+    expected = run_branch(default_scenario, "decouple", 0, replicate=3).files()
+    for name, content in expected.items():
+        assert (folder / name).read_bytes() == content, name
+    assert meta(folder)["replay"] == 3
+    first = run_branch(default_scenario, "decouple", 0, replicate=0).files()
+    assert first["events.csv"] != expected["events.csv"]
+
+
+@pytest.mark.parametrize(("runs", "replay"), [("5", "5"), ("1", "1")])
+def test_replay_out_of_range_exits_2(runner, tmp_path, runs, replay):
+    """A --replay that is not one of the runs is a one-line error, exit 2, nothing written."""
     out = tmp_path / "out"
-    result = simulate(runner, out, "--branch", "nope")
-    assert result.exit_code == 2, result.output
-    assert "nope" in result.stderr
-    for branch in BRANCHES:
-        assert branch in result.stderr
-    assert "Traceback" not in result.output
+    result = simulate(runner, out, "--branch", "decouple", "--runs", runs, "--replay", replay)
+    assert_one_line_error(result, "--replay")
     assert not out.exists()
 
 
+def test_unknown_branch_exits_2(runner, tmp_path):
+    """An unknown branch is one line naming it and the valid branches; exit 2; nothing
+    written."""
+    out = tmp_path / "out"
+    result = simulate(runner, out, "--branch", "nope", *SMALL)
+    assert_one_line_error(result, "nope", *BRANCHES)
+    assert not out.exists()
+
+
+def test_until_with_several_runs_exits_2(runner, tmp_path):
+    """`--until` cuts one trajectory short: with --runs > 1 it is a one-line error, exit 2."""
+    out = tmp_path / "out"
+    result = simulate(runner, out, "--branch", "decouple", *SMALL, "--until", "2025-12-01")
+    assert_one_line_error(result, "--until", "--runs 1")
+    assert not out.exists()
+
+
+def test_until_with_one_run_shortens_timeline(runner, tmp_path):
+    """`--runs 1 --until` ends the written timeline on that date."""
+    result = simulate(
+        runner, tmp_path, "--branch", "history", "--runs", "1", "--until", "2025-11-30"
+    )
+    assert result.exit_code == 0, result.output
+    timeline = pd.read_csv(tmp_path / "history" / "timeline.csv")
+    assert timeline["date"].iloc[0] == "2025-04-01"
+    assert timeline["date"].iloc[-1] == "2025-11-30"
+    assert len(timeline) == 244
+
+
+@pytest.mark.parametrize("until", ["2025-02-30", "2025-03-31"])
+def test_until_not_a_date_or_before_start_exits_2(runner, tmp_path, until):
+    """`--until` that is not a date, or before the start, is a one-line error, exit 2."""
+    out = tmp_path / "out"
+    result = simulate(runner, out, "--branch", "history", "--runs", "1", "--until", until)
+    assert_one_line_error(result, "--until", until)
+    assert not out.exists()
+
+
+def test_runs_below_one_exits_2(runner, tmp_path):
+    """`--runs 0` is an option error: one line, exit 2."""
+    result = simulate(runner, tmp_path / "out", "--branch", "decouple", "--runs", "0")
+    assert_one_line_error(result, "--runs")
+
+
+def test_simulate_twice_replaces_folder(runner, tmp_path):
+    """A second run into the same out replaces the branch folder this tool wrote; a file the
+    user added there stops it (exit 2, nothing changed) unless --force."""
+    one = ("--branch", "decouple", "--runs", "1")
+    first = simulate(runner, tmp_path, *one, "--seed", "1")
+    assert first.exit_code == 0, first.output
+    again = simulate(runner, tmp_path, "--branch", "decouple", *SMALL, "--seed", "3")
+    assert again.exit_code == 0, again.output
+    assert meta(tmp_path / "decouple")["seed"] == 3
+    assert "runs.csv" in names(tmp_path / "decouple")
+    (tmp_path / "decouple" / "stale.txt").write_text("left from before")
+    refused = simulate(runner, tmp_path, *one, "--seed", "2")
+    assert_one_line_error(refused, "stale.txt", "--force")
+    assert meta(tmp_path / "decouple")["seed"] == 3
+    second = simulate(runner, tmp_path, *one, "--seed", "2", "--force")
+    assert second.exit_code == 0, second.output
+    assert names(tmp_path / "decouple") == SINGLE_FILES | {"run.json"}
+    assert meta(tmp_path / "decouple")["seed"] == 2
+    assert names(tmp_path) == {"decouple"}  # no temporary folders
+
+
 def test_branches_lists_ids(runner):
-    """`branches` lists the four branch ids, one per entry."""
+    """`branches` lists the four branch ids, each with its title, then its summary indented."""
     result = runner.invoke(app, ["branches"])
     assert result.exit_code == 0, result.output
-    listed = [line.split()[0] for line in result.stdout.splitlines() if not line[:1].isspace()]
-    assert sorted(listed) == sorted(BRANCHES)
+    lines = result.stdout.splitlines()
+    listed = [line.split()[0] for line in lines if not line[:1].isspace()]
+    assert listed == list(BRANCHES)
+    assert len(lines) == 2 * len(BRANCHES)
 
 
 def test_events_in_date_order(runner):
@@ -91,68 +235,27 @@ def test_events_in_date_order(runner):
     positions = [ids.index(key) for key in KEY_EVENTS]
     assert positions == sorted(positions)
     assert dates[ids.index("kl-talks")] == "2025-10-25"
-    assert "kl-consensus-announced" in ids  # history's own added event
+    assert dates[ids.index("busan-summit")] == "2025-10-30"
 
 
-def test_events_unknown_branch_exits_2(runner):
-    """`events` with an unknown branch exits 2 and names the valid branches."""
-    result = runner.invoke(app, ["events", "--branch", "nope"])
-    assert result.exit_code == 2, result.output
-    assert "decouple" in result.stderr
+@pytest.mark.parametrize("branch", ["nope", "all"])
+def test_events_needs_one_known_branch(runner, branch):
+    """`events` with an unknown branch, or `all`, is one line naming the branches, exit 2."""
+    result = runner.invoke(app, ["events", "--branch", branch])
+    assert_one_line_error(result, "decouple")
 
 
-def test_validate_ok(runner):
-    """`validate` on the built-in scenario prints ok and exits 0."""
+def test_validate_ok(runner, default_scenario):
+    """`validate` on the built-in scenario prints one ok line with its counts and exits 0."""
     result = runner.invoke(app, ["validate"])
     assert result.exit_code == 0, result.output
-    assert result.stdout.startswith("ok:")
+    lines = result.stdout.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"ok: {default_scenario.id}: ")
+    assert f"{len(default_scenario.firms)} firms" in lines[0]
+    assert f"{len(default_scenario.branches)} branches" in lines[0]
 
 
-def test_simulate_twice_replaces_folder(runner, tmp_path):
-    """A second run into the same out replaces the branch folder this tool wrote; a file the
-    user added there stops it (exit 2, nothing changed) unless --force."""
-    first = simulate(runner, tmp_path, "--branch", "decouple", "--seed", "1")
-    assert first.exit_code == 0, first.output
-    again = simulate(runner, tmp_path, "--branch", "decouple", "--seed", "3")
-    assert again.exit_code == 0, again.output
-    assert json.loads((tmp_path / "decouple" / "run.json").read_text())["seed"] == 3
-    (tmp_path / "decouple" / "stale.txt").write_text("left from before")
-    refused = simulate(runner, tmp_path, "--branch", "decouple", "--seed", "2")
-    assert refused.exit_code == 2, refused.output
-    assert "stale.txt" in refused.stderr and "--force" in refused.stderr
-    assert json.loads((tmp_path / "decouple" / "run.json").read_text())["seed"] == 3
-    second = simulate(runner, tmp_path, "--branch", "decouple", "--seed", "2", "--force")
-    assert second.exit_code == 0, second.output
-    assert {p.name for p in (tmp_path / "decouple").iterdir()} == RUN_FILES
-    assert json.loads((tmp_path / "decouple" / "run.json").read_text())["seed"] == 2
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["decouple"]  # no temporary folders
-
-
-def test_foreign_folder_refused(runner, tmp_path):
-    """A non-empty folder timeline did not write is refused with exit 2 and left untouched."""
-    foreign = tmp_path / "decouple"
-    foreign.mkdir()
-    (foreign / "notes.txt").write_text("mine")
-    result = simulate(runner, tmp_path, "--branch", "decouple")
-    assert result.exit_code == 2, result.output
-    assert "--force" in result.stderr
-    assert [p.name for p in foreign.iterdir()] == ["notes.txt"]
-    assert (foreign / "notes.txt").read_text() == "mine"
-
-
-def test_foreign_folder_replaced_with_force(runner, tmp_path):
-    """With --force a foreign folder is replaced by the run's files."""
-    foreign = tmp_path / "decouple"
-    foreign.mkdir()
-    (foreign / "notes.txt").write_text("mine")
-    result = simulate(runner, tmp_path, "--branch", "decouple", "--force")
-    assert result.exit_code == 0, result.output
-    assert {p.name for p in foreign.iterdir()} == RUN_FILES
-
-
-def test_until_option_shortens_timeline(runner, tmp_path):
-    """`--until` ends the written timeline on that date."""
-    result = simulate(runner, tmp_path, "--branch", "history", "--until", "2025-11-30")
-    assert result.exit_code == 0, result.output
-    timeline = pd.read_csv(tmp_path / "history" / "timeline.csv")
-    assert timeline["date"].iloc[-1] == "2025-11-30"
+def test_validate_missing_path_exits_2(runner, tmp_path):
+    """`validate` of a path that does not exist is one line, exit 2."""
+    result = runner.invoke(app, ["validate", str(tmp_path / "missing.yaml")])
+    assert_one_line_error(result, "missing.yaml")

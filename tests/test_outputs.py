@@ -195,6 +195,31 @@ def test_events_sorted_by_date_and_seq(runs, branch):
     assert list(events["seq"]) == list(range(len(runs[branch].result.records)))
 
 
+@pytest.mark.parametrize("branch", BRANCHES)
+def test_event_rows_kind_and_actor_follow_the_record(runs, default_scenario, branch):
+    """A row about a firm is a plant's own record (`firm-*`: kind firm, actor the plant's
+    country) or a record of its licences and supply (every other id: kind licence, actor CN,
+    China's licence office); policy rows have no subject."""
+    events = runs[branch].events
+    country = {f.id: f.country for f in default_scenario.firms}
+    about_firm = events[events["subject"] != ""]
+    assert len(about_firm) > 0
+    plant = about_firm["event_id"].str.startswith("firm-")
+    assert plant.any() and (~plant).any()
+    wrong = about_firm[plant & (about_firm["kind"] != "firm")]
+    assert wrong.empty, wrong[["date", "event_id", "kind"]].to_string()
+    assert (about_firm.loc[plant, "actor"] == about_firm.loc[plant, "subject"].map(country)).all()
+    licence = about_firm[~plant]
+    wrong = licence[(licence["kind"] != "licence") | (licence["actor"] != "CN")]
+    assert wrong.empty, (
+        wrong[["date", "event_id", "kind", "actor"]].drop_duplicates("event_id").to_string()
+    )
+    policy = events[events["subject"] == ""]
+    assert set(policy["event_id"]) <= {e.id for e in default_scenario.events} | {
+        e.id for b in default_scenario.branches for e in b.add
+    }
+
+
 # --- reproducibility ----------------------------------------------------------------------------
 
 

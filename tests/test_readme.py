@@ -2,19 +2,29 @@
 
 from __future__ import annotations
 
+import json
+import re
 import shlex
 from pathlib import Path
 
 from typer.testing import CliRunner
 
-from timeline.cli import app
+from timeline.cli import DEFAULT_RUNS, app
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 
 
+def quick_start_section() -> str:
+    return README.read_text(encoding="utf-8").split("## Quick start", 1)[1].split("\n## ", 1)[0]
+
+
 def quick_start() -> list[str]:
-    text = README.read_text(encoding="utf-8").split("## Quick start", 1)[1].split("\n## ", 1)[0]
-    return [line.strip() for line in text.splitlines() if line.startswith("    uv run ")]
+    """The indented command lines of the quick start."""
+    return [
+        line.strip()
+        for line in quick_start_section().splitlines()
+        if line.startswith("    uv run ")
+    ]
 
 
 def test_quick_start_is_the_two_commands():
@@ -22,11 +32,20 @@ def test_quick_start_is_the_two_commands():
     assert quick_start() == ["uv run timeline simulate --branch decouple", "uv run pytest"]
 
 
-def test_quick_start_simulation_writes_the_timelines(tmp_path, monkeypatch):
-    """The first quick-start command, run from a fresh folder, writes outputs/decouple/."""
+def test_quick_start_simulation_runs_as_written(tmp_path, monkeypatch):
+    """The first quick-start command, run as written from a fresh folder (default runs, all
+    cores), finishes, prints the P50 (P10-P90) summary and writes outputs/decouple/ with every
+    file the quick start names and no other; run.json records the default number of runs."""
     monkeypatch.chdir(tmp_path)
     args = shlex.split(quick_start()[0])[3:]  # after "uv run timeline"
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
-    written = sorted(p.name for p in (tmp_path / "outputs" / "decouple").iterdir())
-    assert written == ["events.csv", "firms.csv", "run.json", "stoppages.csv", "timeline.csv"]
+    assert "P50 (P10-P90)" in result.stdout
+    folder = tmp_path / "outputs" / "decouple"
+    written = sorted(p.name for p in folder.iterdir())
+    named = sorted(set(re.findall(r"\b([a-z_]+\.(?:csv|json))\b", quick_start_section())))
+    assert written == named
+    meta = json.loads((folder / "run.json").read_text())
+    assert meta["runs"] == DEFAULT_RUNS
+    assert f"{DEFAULT_RUNS} paired runs" in quick_start_section()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["outputs"]

@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 from conftest import event, firm, key_events, make_scenario
 
+from timeline.errors import TimelineError
 from timeline.model.scenario import KEY_EVENTS
 from timeline.model.schedule import TRUNK, resolve
 
@@ -83,7 +84,7 @@ def test_same_day_order_beats_position():
 
 
 def test_override_order_swaps_same_day_events():
-    """A branch overriding `order` swaps two same-day events."""
+    """A branch overriding `order` swaps two same-day events after the branch point."""
     swap = {
         "id": "swap",
         "title": "swap",
@@ -92,11 +93,79 @@ def test_override_order_swaps_same_day_events():
         "override": {"a": {"order": 1}},
     }
     scenario = tiny(
-        [*key_events(), event("a", "2025-06-01"), event("b", "2025-06-01")],
+        [*key_events(), event("a", "2025-11-15"), event("b", "2025-11-15")],
         branches=[swap],
     )
-    assert ids(resolve(scenario, None))[:2] == ["a", "b"]
-    assert ids(resolve(scenario, "swap"))[:2] == ["b", "a"]
+    trunk, branch = ids(resolve(scenario, None)), ids(resolve(scenario, "swap"))
+    assert trunk.index("a") + 1 == trunk.index("b")
+    assert branch.index("b") + 1 == branch.index("a")
+
+
+def _refused(events, branch) -> str:
+    """The one-line error of building a tiny scenario with `events` and `branch`."""
+    with pytest.raises(TimelineError) as err:
+        tiny(events, branches=[branch])
+    text = str(err.value)
+    assert "\n" not in text
+    return text
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        {"override": {"a": {"order": 1}}},
+        {"cancel": ["a"]},
+        {"redate": {"a": "2025-06-02"}},
+        {"add": [event("early", "2025-06-01")]},
+    ],
+    ids=["override", "cancel", "redate", "add"],
+)
+def test_branch_changing_history_is_refused_at_construction(edit):
+    """A scenario built in code whose branch touches an event before the branch point raises a
+    one-line TimelineError when it is built, naming the branch."""
+    branch = {"id": "meddle", "title": "meddle", "summary": "edits history", "source": "test"}
+    text = _refused(
+        [*key_events(), event("a", "2025-06-01"), event("b", "2025-06-01")], {**branch, **edit}
+    )
+    assert "meddle" in text
+    assert "branch point" in text
+
+
+def test_branch_cancelling_a_key_event_is_refused_at_construction():
+    """A branch may not cancel one of the four key events."""
+    branch = {
+        "id": "nokey",
+        "title": "nokey",
+        "summary": "cancels the summit",
+        "source": "test",
+        "cancel": ["busan-summit"],
+    }
+    assert "busan-summit" in _refused(key_events(), branch)
+
+
+def test_relative_dates_in_a_cycle_are_refused_at_construction():
+    """Two events dated after each other cannot be dated: refused when built."""
+    branch = {"id": "base", "title": "base", "summary": "no change", "source": "test"}
+    events = [
+        *key_events(),
+        event("x", None, after={"event": "y", "days": 1}),
+        event("y", None, after={"event": "x", "days": 1}),
+    ]
+    text = _refused(events, branch)
+    assert "x" in text and "y" in text
+
+
+def test_key_events_out_of_order_are_refused_at_construction():
+    """A branch that re-dates a key deadline before the summit is refused when built."""
+    branch = {
+        "id": "early",
+        "title": "early",
+        "summary": "deadline first",
+        "source": "test",
+        "redate": {"tariff-deadline-nov1": "2025-10-30"},
+        "override": {"tariff-deadline-nov1": {"order": -1}},
+    }
+    assert "out of order" in _refused(key_events(), branch)
 
 
 def test_added_event_follows_catalog_on_same_day():

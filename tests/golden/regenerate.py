@@ -36,9 +36,7 @@ def trace_bytes(result: RunResult) -> bytes:
     """The structured trace of a run as CSV text (LF line ends)."""
     lines = [TRACE_HEADER]
     for r in result.records:
-        lines.append(
-            f"{r.day},{Kind(r.kind).name},{r.firm},{r.channel},{r.a},{r.b},{float(r.x)!r}"
-        )
+        lines.append(f"{r.day},{Kind(r.kind).name},{r.firm},{r.channel},{r.a},{r.b},{float(r.x)!r}")
     return ("\n".join(lines) + "\n").encode("ascii")
 
 
