@@ -34,7 +34,7 @@ from timeline.run import run_branch, write_runs
 
 CORPUS = Path(__file__).parent / "bad_inputs"
 SMALL = CORPUS / "base"  # a valid three-firm scenario with one branch, `base`
-FILES = ["events.csv", "firms.csv", "run.json", "stoppages.csv", "timeline.csv"]
+FILES = ["events.csv", "firms.csv", "flows.csv", "run.json", "stoppages.csv", "timeline.csv"]
 posix_only = pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="FIFOs are POSIX only")
 
 
@@ -138,7 +138,7 @@ def test_a_fifo_where_an_earlier_output_is_expected_does_not_hang(name, tmp_path
     target = out / "base" / name if name == "run.json" else out / name
     target.parent.mkdir(parents=True)
     os.mkfifo(target)
-    args = ["simulate", "--branch", "all", "--scenario", SMALL, "--out", out]
+    args = ["simulate", "--runs", "1", "--branch", "all", "--scenario", SMALL, "--out", out]
     one_line_error(invoke(*args))
     assert stat.S_ISFIFO(os.lstat(target).st_mode)
     assert sorted(p.name for p in out.iterdir()) == ["base" if name == "run.json" else name]
@@ -167,17 +167,27 @@ def test_a_path_that_cannot_be_resolved_is_one_line(kind, role, tmp_path):
     folder = scenario_copy(tmp_path)
     out = tmp_path / "out"
     if role == "scenario":
-        args = ["simulate", "--branch", "base", "--scenario", path, "--out", out]
+        args = ["simulate", "--runs", "1", "--branch", "base", "--scenario", path, "--out", out]
     elif role == "--firms":
-        args = ["simulate", "--branch", "base", "--scenario", folder, "--firms", path]
+        args = [
+            "simulate",
+            "--runs",
+            "1",
+            "--branch",
+            "base",
+            "--scenario",
+            folder,
+            "--firms",
+            path,
+        ]
     elif role == "--out":
-        args = ["simulate", "--branch", "base", "--scenario", folder, "--out", path]
+        args = ["simulate", "--runs", "1", "--branch", "base", "--scenario", folder, "--out", path]
     else:
         text = (folder / "scenario.yaml").read_text()
         (folder / "scenario.yaml").write_text(
             text.replace("catalog: catalog.yaml", f"catalog: {path}")
         )
-        args = ["simulate", "--branch", "base", "--scenario", folder, "--out", out]
+        args = ["simulate", "--runs", "1", "--branch", "base", "--scenario", folder, "--out", out]
     one_line_error(invoke(*args))
     assert not out.exists()
 
@@ -305,7 +315,9 @@ def test_a_run_that_cannot_get_the_lock_is_refused_in_one_line(tmp_path, monkeyp
     fd = os.open(out / output.LOCK, os.O_RDWR | os.O_CREAT)
     fcntl.flock(fd, fcntl.LOCK_EX)
     try:
-        result = invoke("simulate", "--branch", "all", "--scenario", SMALL, "--out", out)
+        result = invoke(
+            "simulate", "--runs", "1", "--branch", "all", "--scenario", SMALL, "--out", out
+        )
     finally:
         os.close(fd)
     line = one_line_error(result)
@@ -353,7 +365,7 @@ def test_a_user_file_in_our_folder_is_kept_unless_force(extra, tmp_path):
     """notes.txt or charts/ added to our output folder: the next run is refused in one line
     naming it, and the file stays; with --force the folder is replaced."""
     out = tmp_path / "out"
-    args = ["simulate", "--branch", "base", "--scenario", SMALL, "--out", out]
+    args = ["simulate", "--runs", "1", "--branch", "base", "--scenario", SMALL, "--out", out]
     assert invoke(*args).exit_code == 0
     meta = json.loads((out / "base" / "run.json").read_text())
     assert meta["files"] == FILES
@@ -374,7 +386,12 @@ def test_a_user_file_beside_our_folders_is_left_alone(tmp_path):
     out = tmp_path / "out"
     out.mkdir()
     (out / "notes.txt").write_text("mine\n")
-    assert invoke("simulate", "--branch", "all", "--scenario", SMALL, "--out", out).exit_code == 0
+    assert (
+        invoke(
+            "simulate", "--runs", "1", "--branch", "all", "--scenario", SMALL, "--out", out
+        ).exit_code
+        == 0
+    )
     assert (out / "notes.txt").read_text() == "mine\n"
     assert sorted(p.name for p in out.iterdir()) == ["base", "compare.csv", "notes.txt"]
 
@@ -389,7 +406,10 @@ def test_outputs_are_created_with_the_umask(umask, tmp_path):
     try:
         out = tmp_path / "out"
         assert (
-            invoke("simulate", "--branch", "all", "--scenario", SMALL, "--out", out).exit_code == 0
+            invoke(
+                "simulate", "--runs", "1", "--branch", "all", "--scenario", SMALL, "--out", out
+            ).exit_code
+            == 0
         )
     finally:
         os.umask(previous)
@@ -406,7 +426,7 @@ def test_leftovers_of_a_killed_run_are_cleared_by_the_next(tmp_path):
     """What SIGKILL leaves (a staging folder of this version, `.<branch>.tmp-*` of the
     previous one, a stale lock file) is removed by the next run; a user's hidden file stays."""
     out = tmp_path / "out"
-    args = ["simulate", "--branch", "all", "--scenario", SMALL, "--out", out]
+    args = ["simulate", "--runs", "1", "--branch", "all", "--scenario", SMALL, "--out", out]
     assert invoke(*args).exit_code == 0
     for name in [".timeline-tmp-123-abcd", ".base.tmp-k2j4h5g6", ".base.old-a1b2c3d4"]:
         (out / name).mkdir()
@@ -453,7 +473,9 @@ def test_sighup_during_a_write_is_held_then_ends_the_run_like_sigterm(sig, two_s
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(output, "_stage", stage_then_signal)
-        result = invoke("simulate", "--branch", "all", "--scenario", SMALL, "--out", out)
+        result = invoke(
+            "simulate", "--runs", "1", "--branch", "all", "--scenario", SMALL, "--out", out
+        )
     assert result.exit_code == 128 + sig, result.output
     assert result.output.count("\n") == 1 and "no partial outputs" in result.output
     assert sorted(p.name for p in out.iterdir()) == ["base", "compare.csv"]
@@ -523,7 +545,17 @@ def test_stdout_on_dev_full_is_one_line_after_the_files_are_written(tmp_path):
     one line on stderr, exit 2, no traceback."""
     out = tmp_path / "out"
     errors = io.StringIO()
-    args = ["simulate", "--branch", "base", "--scenario", str(SMALL), "--out", str(out)]
+    args = [
+        "simulate",
+        "--runs",
+        "1",
+        "--branch",
+        "base",
+        "--scenario",
+        str(SMALL),
+        "--out",
+        str(out),
+    ]
     with (
         open("/dev/full", "w") as full,
         contextlib.redirect_stdout(full),
@@ -545,10 +577,11 @@ def test_an_unexpected_error_is_one_line_asking_to_report_it(tmp_path, monkeypat
     def broken(*args, **kwargs):
         raise ZeroDivisionError("a bug")
 
-    monkeypatch.setattr(timeline.cli, "run_branch", broken)
+    monkeypatch.setattr(timeline.cli, "simulate_branches", broken)
     out = tmp_path / "out"
     line = one_line_error(
-        invoke("simulate", "--branch", "base", "--scenario", SMALL, "--out", out), code=1
+        invoke("simulate", "--runs", "1", "--branch", "base", "--scenario", SMALL, "--out", out),
+        code=1,
     )
     assert "internal error (ZeroDivisionError: a bug)" in line and "report" in line
     assert not out.exists()
@@ -558,7 +591,7 @@ def test_a_bug_while_writing_leaves_the_previous_set_and_no_leftovers(tmp_path, 
     """An unexpected exception half-way through staging the files: one line, exit 1, the
     previous outputs untouched and no hidden folder left."""
     out = tmp_path / "out"
-    args = ["simulate", "--branch", "all", "--scenario", SMALL, "--out", out]
+    args = ["simulate", "--runs", "1", "--branch", "all", "--scenario", SMALL, "--out", out]
     assert invoke(*args).exit_code == 0
     before = snapshot(out)
     real, calls = output._write, []
@@ -609,7 +642,17 @@ def test_an_xlsx_firm_table_is_read_as_its_csv_twin(tmp_path):
     assert read_firms(table) == read_firms(SMALL / "firms.csv")
     out = tmp_path / "out"
     result = invoke(
-        "simulate", "--branch", "base", "--scenario", SMALL, "--firms", table, "--out", out
+        "simulate",
+        "--runs",
+        "1",
+        "--branch",
+        "base",
+        "--scenario",
+        SMALL,
+        "--firms",
+        table,
+        "--out",
+        out,
     )
     assert result.exit_code == 0, result.output
 
@@ -637,7 +680,17 @@ def test_every_defect_of_a_table_is_listed_at_once(fmt, tmp_path):
         table = xlsx(tmp_path / "firms.xlsx", rows)
     out = tmp_path / "out"
     result = invoke(
-        "simulate", "--branch", "base", "--scenario", SMALL, "--firms", table, "--out", out
+        "simulate",
+        "--runs",
+        "1",
+        "--branch",
+        "base",
+        "--scenario",
+        SMALL,
+        "--firms",
+        table,
+        "--out",
+        out,
     )
     assert result.exit_code == 2, result.output
     lines = result.output.splitlines()

@@ -109,10 +109,11 @@ def simulate(
                 "--until", "", "--until cuts one trajectory short", "use it with --runs 1"
             )
         ids = branch_ids(loaded, branch)
+        asked = ALL if branch == ALL else ids
         with progress_bar(runs * len(ids) if runs > 1 else 0) as advance:
             sim = simulate_branches(
                 loaded,
-                ids,
+                asked,
                 runs,
                 seed,
                 jobs,
@@ -126,7 +127,7 @@ def simulate(
         created = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         written = write_simulation(sim, out, command, created, force)
         print_summary(sim)
-        typer.echo("Wrote " + ", ".join(f"{p}" for p in written))
+        echo("Wrote " + ", ".join(f"{p}" for p in written))
 
     _guard(job)
 

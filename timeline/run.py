@@ -110,6 +110,7 @@ class Simulation:
     replays: dict[str, BranchRun]
     ensemble: Ensemble | None
     group: str | None = None
+    compare: bool = False  # write compare.csv (asked for every branch)
 
     def branch_files(self, branch: str) -> dict[str, bytes]:
         files = self.replays[branch].files()
@@ -123,10 +124,12 @@ class Simulation:
         return files
 
     def top_files(self) -> dict[str, bytes]:
-        if len(self.branches) < 2:
+        if len(self.branches) < 2 and not self.compare:
             return {}
         if self.ensemble is None:
             return {"compare.csv": csv_bytes(compare_frame(list(self.replays.values())))}
+        if len(self.branches) < 2:
+            return {"compare.csv": csv_bytes(self.ensemble.compare())}
         return {
             "compare.csv": csv_bytes(self.ensemble.compare()),
             "paired.csv": csv_bytes(self.ensemble.paired()),
@@ -156,7 +159,8 @@ def simulate_branches(
     if runs > 1:
         ensemble = run_ensemble(scenario, ids, runs, seed, jobs, scheduler, progress, group=group)
     replays = {b: run_branch(scenario, b, seed, until, replicate=replay) for b in ids}
-    return Simulation(scenario, ids, seed, runs, replay, replays, ensemble, group)
+    everything = isinstance(branches, str) and branches == ALL
+    return Simulation(scenario, ids, seed, runs, replay, replays, ensemble, group, everything)
 
 
 def run_meta(sim: Simulation, branch: str, command: str, created_at: str) -> dict[str, object]:

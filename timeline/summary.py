@@ -13,8 +13,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import numpy as np
-import typer
 
+from timeline.cli_errors import echo
 from timeline.ensemble.aggregate import HEADLINES, q
 from timeline.model.scenario import KEY_EVENTS
 from timeline.run import Simulation
@@ -58,7 +58,7 @@ def print_summary(sim: Simulation) -> None:
         return (start + dt.timedelta(days=int(day))).isoformat()
 
     count = lambda v: f"{v:.0f}"  # noqa: E731
-    typer.echo(
+    echo(
         f"{scenario.title}: {len(scenario.firms)} firms; "
         + (
             f"{sim.runs} paired runs per branch, seed {sim.seed}"
@@ -91,9 +91,7 @@ def print_summary(sim: Simulation) -> None:
             )
     else:
         who = f"plants of group {sim.group!r}" if sim.group else "all plants"
-        typer.echo(
-            f"From the branch point ({scenario.branch_point}) on, {who}; P50 (P10-P90) over runs:"
-        )
+        echo(f"From the branch point ({scenario.branch_point}) on, {who}; P50 (P10-P90) over runs:")
         k = {name: i for i, name in enumerate(HEADLINES)}
         rows = [
             [
@@ -123,24 +121,24 @@ def print_summary(sim: Simulation) -> None:
                 ]
             )
     for line in _table(rows):
-        typer.echo("  " + line.rstrip())
+        echo("  " + line.rstrip())
     if sim.ensemble is not None and len(sim.branches) > 1:
         paired = sim.ensemble.paired()
         wanted = paired[paired["metric"] == "value_added_lost_since_branch_usd"]
-        typer.echo("Paired differences in value added lost since the branch point:")
+        echo("Paired differences in value added lost since the branch point:")
         for row in wanted.itertuples():
             if sim.branches.index(row.branch) < sim.branches.index(row.versus):
-                typer.echo(
+                echo(
                     f"  {row.branch} minus {row.versus}: {money(row.q50)} "
                     f"({money(row.q10)} to {money(row.q90)}); "
                     f"{row.branch} worse in {row.p_worse:.0%} of runs"
                 )
     if len(sim.branches) == 1:
-        typer.echo("Key dates:")
+        echo("Key dates:")
         for item in sim.replays[sim.branches[0]].result.schedule:
             if item.event.id in KEY_EVENTS:
                 outcome = " ".join(item.event.outcome.split())
-                typer.echo(f"  {item.date} {item.event.id}" + (f": {outcome}" if outcome else ""))
+                echo(f"  {item.date} {item.event.id}" + (f": {outcome}" if outcome else ""))
 
 
 @contextmanager

@@ -167,14 +167,15 @@ def _check_schedules(scenario: Scenario) -> None:
                     "move the event inside the horizon or widen start/end in scenario.yaml",
                 )
         keys = [item for item in schedule if item.event.id in KEY_EVENTS]
-        order = [item.event.id for item in keys]
-        if order != [key for key in KEY_EVENTS if key in order]:
-            raise ScenarioError(
-                part,
-                f"event {order[0]}",
-                f"key events out of order ({', '.join(order)})",
-                "keep them dated in the order " + ", ".join(KEY_EVENTS),
-            )
+        for first, second in zip(keys, keys[1:], strict=False):
+            if KEY_EVENTS.index(first.event.id) > KEY_EVENTS.index(second.event.id):
+                raise ScenarioError(
+                    part,
+                    f"event {first.event.id}",
+                    f"key event {first.event.id} ({first.date}) comes after "
+                    f"{second.event.id} ({second.date})",
+                    "keep the key events in their order: " + ", ".join(KEY_EVENTS),
+                )
         mine = [(s.date, s.event) for s in schedule if s.date < scenario.branch_point]
         if branch_id is None:
             before = mine
