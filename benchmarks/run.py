@@ -1,0 +1,457 @@
+"""Benchmark suite: engine cost as ratios to a bare SimPy loop measured in the same process.
+
+    uv run python benchmarks/run.py            # the full suite (about 40 minutes on 2 cores)
+    uv run python benchmarks/run.py --quick    # small sizes, under a minute
+
+Prints each figure and writes `benchmarks/results.json` (`--out` to change). What it measures:
+
+1. baseline: N SimPy processes waiting on timeouts and interrupting one another; CPU time per
+   SimPy event (events counted by SimPy's own event ids: scheduled less still queued);
+2. the default scenario (branch `decouple`): CPU time per SimPy event and per state change, as
+   ratios to the baseline's per-event cost. A state change is a record of
+   `simulate(..., record=True).records`, or (record=False) a change point of a plant's output
+   rate or of a buyer's Chinese flow (`rates` + `flows`);
+3. generated networks (`timeline.io.generate`) of 43 ... 100,000 firms, branch `decouple`,
+   record=False, each size in its own subprocess (so `ru_maxrss` is that size's peak): CPU time
+   per state change, its ratio to the 43-firm figure, with the garbage collector as is, after
+   `gc.freeze()` (before the run, or once the world is built), and disabled; the 100,000-firm
+   run's wall time and peak memory;
+4. `run_ensemble` of the default scenario, every branch, with jobs=1 and jobs=2: wall time and
+   parallel efficiency (t1 / (2 t2));
+5. a 1,000,000-firm network through the Python API (`with_firms`), run for at most a time
+   budget: how far it got (days of the horizon, events, state changes), time and peak memory.
+
+CPU time (`time.process_time`) is the main clock: it is what the process used, so it does not
+count time another job on the machine took from it (wall times are reported too). Other jobs
+still share the caches and memory bandwidth: the load average is recorded with each section.
+This is a measurement, not a test: nothing here asserts a time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime as dt
+import gc
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import simpy
+
+HERE = Path(__file__).resolve().parent
+BRANCH = "decouple"
+# gc.freeze() before the run (the scenario's objects), gc.freeze() once the world is built (the
+# engine's own objects too), the collector off for the run
+GC_MODES = ("freeze", "freeze_world", "disable")
+FULL = {
+    "baseline_processes": 1000,
+    "baseline_until": 20_000,
+    "default_repeat": 20,
+    "sizes": [43, 430, 4300, 43_000, 100_000],
+    "gc_sizes": [43, 430, 4300, 43_000, 100_000],
+    "ensemble_runs": 1000,
+    "million": 1_000_000,
+    "million_budget_s": 300.0,
+}
+QUICK = {
+    "baseline_processes": 200,
+    "baseline_until": 2_000,
+    "default_repeat": 3,
+    "sizes": [43, 430, 1000],
+    "gc_sizes": [43, 430, 1000],
+    "ensemble_runs": 5,
+    "million": 5_000,
+    "million_budget_s": 3.0,
+}
+
+
+# --- measuring --------------------------------------------------------------------------------
+
+
+class _CountingEnvironment(simpy.Environment):
+    """A SimPy environment that registers itself, so its event counter can be read afterwards.
+    It overrides nothing on the event path: no cost per event."""
+
+    made: list[simpy.Environment] = []
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _CountingEnvironment.made.append(self)
+
+
+@contextlib.contextmanager
+def counting_envs():
+    """Within the block, every `simpy.Environment()` is a `_CountingEnvironment`."""
+    original = simpy.Environment
+    _CountingEnvironment.made = []
+    simpy.Environment = _CountingEnvironment
+    try:
+        yield _CountingEnvironment.made
+    finally:
+        simpy.Environment = original
+
+
+def processed(env: simpy.Environment) -> int:
+    """SimPy events processed by `env`: events scheduled (its event ids) less those queued."""
+    return next(env._eid) - len(env._queue)
+
+
+def clocks(fn):
+    """(cpu seconds, wall seconds, result) of `fn()`."""
+    c0, w0 = time.process_time(), time.perf_counter()
+    out = fn()
+    return time.process_time() - c0, time.perf_counter() - w0, out
+
+
+def load() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def maxrss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def say(text: str) -> None:
+    print(text, flush=True)
+
+
+# --- 1. baseline ------------------------------------------------------------------------------
+
+
+def simpy_loop(processes: int, until: int) -> int:
+    """N processes, each waiting on timeouts of 1-9 days; every third wake-up interrupts
+    another process (which catches the Interrupt and goes on). Returns the events processed."""
+    env = simpy.Environment()
+    procs: list[simpy.Process] = []
+
+    def worker(i: int):
+        wakes = 0
+        while True:
+            try:
+                yield env.timeout(1 + (i * 7 + wakes * 3) % 9)
+                wakes += 1
+                if wakes % 3 == 0:
+                    other = procs[(i * 31 + wakes) % processes]
+                    if other is not env.active_process and other.is_alive:
+                        other.interrupt()
+            except simpy.Interrupt:
+                wakes += 1
+
+    for i in range(processes):
+        procs.append(env.process(worker(i)))
+    env.run(until=until)
+    return processed(env)
+
+
+def baseline(cfg: dict[str, Any], repeat: int = 3) -> dict[str, Any]:
+    best = None
+    for _ in range(repeat):
+        cpu, wall, events = clocks(
+            lambda: simpy_loop(cfg["baseline_processes"], cfg["baseline_until"])
+        )
+        if best is None or cpu < best[0]:
+            best = (cpu, wall, events)
+    cpu, wall, events = best
+    return {
+        "processes": cfg["baseline_processes"],
+        "until": cfg["baseline_until"],
+        "events": events,
+        "cpu_s": cpu,
+        "wall_s": wall,
+        "us_per_event": 1e6 * cpu / events,
+        "load": load(),
+    }
+
+
+# --- 2. the default scenario ------------------------------------------------------------------
+
+
+def engine_run(scenario, record: bool, freeze_world: bool = False) -> dict[str, Any]:
+    """One run of `BRANCH` through `simulate`: CPU and wall time, SimPy events, state changes.
+    `freeze_world`: the same steps as `simulate`, with `gc.freeze()` once the world is built."""
+    from timeline.engine.streams import Streams
+    from timeline.engine.world import World, simulate
+
+    def frozen():
+        variant = scenario.variant(0)
+        days = (variant.end - variant.start).days + 1
+        world = World(variant, BRANCH, Streams(0, 0), days, record)
+        world.start()
+        gc.freeze()
+        world.run(until=days)
+        return world.finish()
+
+    def plain():
+        return simulate(scenario, BRANCH, record=record)
+
+    with counting_envs() as made:
+        cpu, wall, result = clocks(frozen if freeze_world else plain)
+    return {
+        "cpu_s": cpu,
+        "wall_s": wall,
+        "events": sum(processed(env) for env in made),
+        "records": len(result.records),
+        "changes": len(result.rates) + len(result.flows),
+    }
+
+
+def default_scenario(cfg: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
+    from timeline.io.loader import load_scenario
+
+    scenario = load_scenario()
+    scenario.variant(0)  # the posterior set of replicate 0, built once (cached)
+    out: dict[str, Any] = {"firms": len(scenario.firms), "branch": BRANCH, "load": load()}
+    for record in (True, False):
+        runs = [engine_run(scenario, record) for _ in range(cfg["default_repeat"])]
+        best = min(runs, key=lambda r: r["cpu_s"])
+        changes = best["records"] if record else best["changes"]
+        per_event = 1e6 * best["cpu_s"] / best["events"]
+        per_change = 1e6 * best["cpu_s"] / changes
+        out["record" if record else "no_record"] = {
+            **best,
+            "state_changes": changes,
+            "us_per_event": per_event,
+            "us_per_change": per_change,
+            "ratio_per_event": per_event / base["us_per_event"],
+            "ratio_per_change": per_change / base["us_per_event"],
+        }
+    return out
+
+
+# --- 3. networks of many firms (one subprocess per size) --------------------------------------
+
+
+def warm_up(base, scenario) -> None:
+    """Fill the process's one-time caches (working-day tables, the resolved schedule) before
+    timing: one run of the built-in scenario and day 0 of the generated one."""
+    from timeline.engine.world import simulate
+
+    simulate(base, BRANCH, record=False)
+    simulate(scenario, BRANCH, until=scenario.start, record=False)
+
+
+def child_size(n: int, modes: list[str], repeat: int) -> dict[str, Any]:
+    """In a subprocess: generate n firms, validate, run `BRANCH` once per GC mode."""
+    from timeline.io.generate import generate_firms, with_firms
+    from timeline.io.loader import load_scenario
+
+    base = load_scenario()
+    out: dict[str, Any] = {"firms": n}
+    out["generate_s"], _, firms = clocks(lambda: generate_firms(base.firms, n, seed=0))
+    out["validate_s"], _, scenario = clocks(lambda: with_firms(base, firms))
+    out["variant_s"], _, _ = clocks(lambda: scenario.variant(0))
+    out["links"] = sum(len(f.suppliers) for f in scenario.firms)
+    warm_up(base, scenario)
+    out["rss_before_run_mb"] = maxrss_mb()
+    for mode in modes:
+        best = None
+        for _ in range(repeat):
+            gc.collect()
+            if mode == "freeze":
+                gc.freeze()
+            elif mode == "disable":
+                gc.disable()
+            try:
+                run = engine_run(scenario, record=False, freeze_world=mode == "freeze_world")
+            finally:
+                gc.enable()
+                gc.unfreeze()
+            if best is None or run["cpu_s"] < best["cpu_s"]:
+                best = run
+        best["us_per_change"] = 1e6 * best["cpu_s"] / best["changes"]
+        best["us_per_event"] = 1e6 * best["cpu_s"] / best["events"]
+        out[mode] = best
+    out["maxrss_mb"] = maxrss_mb()
+    out["load"] = load()
+    return out
+
+
+def child_million(n: int, budget: float) -> dict[str, Any]:
+    """In a subprocess: n firms through the Python API, run by steps of 10 days until the end
+    or until `budget` seconds of running have passed."""
+    from timeline.engine.streams import Streams
+    from timeline.engine.world import World
+    from timeline.io.generate import generate_firms, with_firms
+    from timeline.io.loader import load_scenario
+
+    t0 = time.perf_counter()
+    base = load_scenario()
+    out: dict[str, Any] = {"firms": n, "budget_s": budget}
+    out["generate_s"], _, firms = clocks(lambda: generate_firms(base.firms, n, seed=0))
+    out["validate_s"], _, scenario = clocks(lambda: with_firms(base, firms))
+    out["variant_s"], _, variant = clocks(lambda: scenario.variant(0))
+    days = (variant.end - variant.start).days + 1
+    warm_up(base, base)
+    with counting_envs() as made:
+        out["build_s"], _, world = clocks(
+            lambda: World(variant, BRANCH, Streams(0, 0), days, record=False)
+        )
+        out["start_s"], _, _ = clocks(world.start)
+    out["rss_after_build_mb"] = maxrss_mb()
+    c0, w0 = time.process_time(), time.perf_counter()
+    day = 0
+    while day < days and time.perf_counter() - w0 < budget:
+        day = min(days, day + 10)
+        world.run(until=day)
+    out["run_cpu_s"] = time.process_time() - c0
+    out["run_wall_s"] = time.perf_counter() - w0
+    out["days_reached"], out["days"] = day, days
+    out["finished"] = day >= days
+    out["events"] = sum(processed(env) for env in made)
+    out["changes"] = len(world.result.rates) + len(world.result.flows)
+    out["total_wall_s"] = time.perf_counter() - t0
+    out["maxrss_mb"] = maxrss_mb()
+    out["load"] = load()
+    return out
+
+
+def in_subprocess(args: list[str], timeout: float) -> dict[str, Any]:
+    """Run this file with `args` in a fresh interpreter; its last stdout line is JSON."""
+    command = [sys.executable, str(Path(__file__).resolve()), *args]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"error": f"timed out after {timeout:.0f} s"}
+    if done.returncode != 0:
+        return {"error": done.stderr.strip().splitlines()[-1:] or ["exit " + str(done.returncode)]}
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def scaling(cfg: dict[str, Any], quick: bool) -> list[dict[str, Any]]:
+    rows = []
+    for n in cfg["sizes"]:
+        modes = ["default", *GC_MODES] if n in cfg["gc_sizes"] else ["default"]
+        repeat = 1 if quick or n > 4300 else (3 if n > 430 else 10)
+        row = in_subprocess(
+            ["--child", "size", "--n", str(n), "--modes", ",".join(modes), "--repeat", str(repeat)],
+            timeout=3600,
+        )
+        rows.append(row)
+        if "error" in row:
+            say(f"  {n:>9,} firms: {row['error']}")
+            continue
+        first = rows[0].get("default", {}).get("us_per_change")
+        d = row["default"]
+        extra = "  ".join(f"{m} {row[m]['us_per_change']:.1f}" for m in GC_MODES if m in row)
+        say(
+            f"  {n:>9,} firms: {d['changes']:>9,} changes {d['events']:>9,} events "
+            f"{d['us_per_change']:7.1f} us/change (x{d['us_per_change'] / first:.2f} of 43)  "
+            f"{extra}  run wall {d['wall_s']:.1f} s  peak {row['maxrss_mb']:.0f} MB"
+        )
+    return rows
+
+
+# --- 4. ensembles -----------------------------------------------------------------------------
+
+
+def ensembles(cfg: dict[str, Any]) -> dict[str, Any]:
+    from timeline.ensemble.runner import run_ensemble
+    from timeline.io.loader import load_scenario
+
+    scenario = load_scenario()
+    branches = scenario.branch_ids
+    runs = cfg["ensemble_runs"]
+    out: dict[str, Any] = {"runs": runs, "branches": list(branches)}
+    for jobs in (1, 2):
+        before = load()
+        cpu, wall, _ = clocks(lambda j=jobs: run_ensemble(scenario, branches, runs, 0, jobs=j))
+        out[f"jobs{jobs}"] = {
+            "wall_s": wall,
+            "parent_cpu_s": cpu,
+            "ms_per_run": 1e3 * wall / (runs * len(branches)),
+            "load_before": before,
+            "load_after": load(),
+        }
+        say(f"  jobs={jobs}: {wall:.1f} s wall, {out[f'jobs{jobs}']['ms_per_run']:.2f} ms a run")
+    out["speedup"] = out["jobs1"]["wall_s"] / out["jobs2"]["wall_s"]
+    out["efficiency"] = out["speedup"] / 2
+    say(f"  speed-up {out['speedup']:.2f}, parallel efficiency {out['efficiency']:.0%}")
+    return out
+
+
+# --- the suite --------------------------------------------------------------------------------
+
+
+def suite(quick: bool, out_path: Path) -> dict[str, Any]:
+    cfg = QUICK if quick else FULL
+    command = "uv run python benchmarks/run.py" + (" --quick" if quick else "")
+    results: dict[str, Any] = {
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "command": command,
+        "cpu_count": os.cpu_count(),
+        "python": platform.python_version(),
+        "simpy": simpy.__version__,
+        "machine": platform.machine(),
+        "load_at_start": load(),
+        "config": cfg,
+    }
+    say(f"{command}: {os.cpu_count()} cores, load average {results['load_at_start']}")
+
+    say("1. baseline: bare SimPy loop (timeouts and interrupts)")
+    base = results["baseline"] = baseline(cfg)
+    say(f"  {base['events']:,} events, {base['us_per_event']:.2f} us CPU per event")
+
+    say(f"2. default scenario, branch {BRANCH} (ratio to the baseline's cost per event)")
+    default = results["default"] = default_scenario(cfg, base)
+    for key, label in (("record", "record=True "), ("no_record", "record=False")):
+        r = default[key]
+        say(
+            f"  {label}: {r['events']} events, {r['state_changes']} state changes, "
+            f"{r['us_per_event']:.1f} us/event (x{r['ratio_per_event']:.1f}), "
+            f"{r['us_per_change']:.1f} us/change (x{r['ratio_per_change']:.1f})"
+        )
+
+    say(f"3. generated networks, branch {BRANCH}, record=False (CPU us per state change)")
+    results["scaling"] = scaling(cfg, quick)
+
+    say(f"4. ensembles: {cfg['ensemble_runs']} runs x 4 branches, default scenario")
+    results["ensemble"] = ensembles(cfg)
+
+    n, budget = cfg["million"], cfg["million_budget_s"]
+    say(f"5. {n:,} firms through the Python API, run for at most {budget:.0f} s")
+    million = results["million"] = in_subprocess(
+        ["--child", "million", "--n", str(n), "--budget", str(budget)], timeout=3600
+    )
+    if "error" in million:
+        say(f"  {million['error']}")
+    else:
+        say(
+            f"  generate {million['generate_s']:.0f} s, validate {million['validate_s']:.0f} s, "
+            f"posterior variant {million['variant_s']:.0f} s, build {million['build_s']:.0f} s; "
+            f"ran {million['days_reached']} of {million['days']} days in "
+            f"{million['run_wall_s']:.0f} s wall, {million['changes']:,} changes; "
+            f"peak {million['maxrss_mb']:.0f} MB"
+        )
+    results["load_at_end"] = load()
+    out_path.write_text(json.dumps(results, indent=2) + "\n")
+    say(f"Wrote {out_path}")
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="small sizes: under a minute")
+    parser.add_argument("--out", type=Path, default=HERE / "results.json")
+    parser.add_argument("--child", choices=["size", "million"], help=argparse.SUPPRESS)
+    parser.add_argument("--n", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--modes", default="default", help=argparse.SUPPRESS)
+    parser.add_argument("--repeat", type=int, default=1, help=argparse.SUPPRESS)
+    parser.add_argument("--budget", type=float, default=300.0, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child == "size":
+        print(json.dumps(child_size(args.n, args.modes.split(","), args.repeat)))
+    elif args.child == "million":
+        print(json.dumps(child_million(args.n, args.budget)))
+    else:
+        suite(args.quick, args.out)
+
+
+if __name__ == "__main__":
+    main()
