@@ -8,6 +8,9 @@ each copy), so the network shape stays the same while the number of firms and of
 grows k-fold. The horizon is also stretched (same events, later end date) to show that cost
 does not grow with firms x days. Times are the best of `--repeat` runs, engine and tables
 separately; this is a measurement, not a test.
+
+Superseded for engine figures by `benchmarks/run.py` (ratios to a SimPy baseline, generated
+networks of up to 100,000 firms, ensembles, peak memory); kept for the tables' timing.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import time
 
 from timeline.engine.world import simulate
 from timeline.io.loader import load_scenario
-from timeline.model.scenario import Firm, Scenario, SupplierLink
+from timeline.model.scenario import Firm, Scenario
 from timeline.results import tables as report
 
 
@@ -27,8 +30,7 @@ def copies(scenario: Scenario, k: int) -> Scenario:
     for i in range(k):
         for firm in scenario.firms:
             links = tuple(
-                SupplierLink(firm=f"{link.firm}-{i}", buffer_days=link.buffer_days)
-                for link in firm.suppliers
+                link.model_copy(update={"firm": f"{link.firm}-{i}"}) for link in firm.suppliers
             )
             firms.append(firm.model_copy(update={"id": f"{firm.id}-{i}", "suppliers": links}))
     return scenario.model_copy(update={"firms": tuple(firms)})
