@@ -177,7 +177,9 @@ def test_the_base_scenario_is_valid(tmp_path):
     result = invoke("validate", folder)
     assert result.exit_code == 0, result.output
     assert result.output.startswith("ok: bad-inputs-base: 6 catalog events"), result.output
-    result = invoke("simulate", "--runs", "1", "--branch", "base", "--scenario", folder, "--out", out)
+    result = invoke(
+        "simulate", "--runs", "1", "--branch", "base", "--scenario", folder, "--out", out
+    )
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in (out / "base").iterdir()) == [
         "events.csv",
@@ -209,7 +211,9 @@ def test_a_bad_firm_table_given_with_firms_is_refused(case, tmp_path):
     out = tmp_path / "out"
     args = ["--firms", table]
     assert_refused(invoke("validate", BASE, *args), table.resolve(), case.where)
-    result = invoke("simulate", "--runs", "1", "--branch", "base", "--scenario", BASE, *args, "--out", out)
+    result = invoke(
+        "simulate", "--runs", "1", "--branch", "base", "--scenario", BASE, *args, "--out", out
+    )
     assert_refused(result, table.resolve(), case.where)
     assert not out.exists()
 
@@ -296,7 +300,9 @@ def test_a_huge_firm_table_is_refused_quickly_without_being_read(how, huge_table
     out = tmp_path / "out"
     opened.clear()
     started = time.perf_counter()
-    result = invoke("simulate", "--runs", "1", "--branch", "base", "--scenario", folder, *extra, "--out", out)
+    result = invoke(
+        "simulate", "--runs", "1", "--branch", "base", "--scenario", folder, *extra, "--out", out
+    )
     elapsed = time.perf_counter() - started
     match = assert_refused(result, table.resolve(), None)
     assert "MB" in match["body"]

@@ -165,7 +165,7 @@ def test_key_events_out_of_order_are_refused_at_construction():
         "redate": {"tariff-deadline-nov1": "2025-10-30"},
         "override": {"tariff-deadline-nov1": {"order": -1}},
     }
-    assert "out of order" in _refused(key_events(), branch)
+    assert "comes after" in _refused(key_events(), branch)
 
 
 def test_added_event_follows_catalog_on_same_day():

@@ -1,20 +1,29 @@
 """timeline: dated impact timelines for a trade conflict, by outcome branch.
 
-The core a notebook needs: load a scenario, run a branch, read its tables.
+The core a notebook needs: load a scenario, run a branch or an ensemble, read its tables.
+Names are imported on first use, so `import timeline.engine.world` does not pull in pandas.
 """
 
-from timeline.engine.world import RunResult, simulate
-from timeline.errors import TimelineError
-from timeline.io.loader import load_scenario
-from timeline.model.scenario import Scenario
-from timeline.run import BranchRun, run_branch
+from __future__ import annotations
 
-__all__ = [
-    "BranchRun",
-    "RunResult",
-    "Scenario",
-    "TimelineError",
-    "load_scenario",
-    "run_branch",
-    "simulate",
-]
+import importlib
+from typing import Any
+
+_NAMES = {
+    "RunResult": "timeline.engine.world",
+    "simulate": "timeline.engine.world",
+    "TimelineError": "timeline.errors",
+    "load_scenario": "timeline.io.loader",
+    "Scenario": "timeline.model.scenario",
+    "BranchRun": "timeline.run",
+    "run_branch": "timeline.run",
+    "simulate_branches": "timeline.run",
+}
+
+__all__ = sorted(_NAMES)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _NAMES:
+        return getattr(importlib.import_module(_NAMES[name]), name)
+    raise AttributeError(f"module 'timeline' has no attribute {name!r}")

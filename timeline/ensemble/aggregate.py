@@ -284,4 +284,6 @@ class Ensemble:
                         *(round(float(x), 4) for x in qs[:, month]),
                     )
                 )
-        return pd.DataFrame(rows, columns=["month", "destination", "q10", "q50", "q90"])
+        frame = pd.DataFrame(rows, columns=["month", "destination", "q10", "q50", "q90"])
+        frame["month"] = pd.to_datetime(frame["month"]).astype("datetime64[ns]")
+        return frame

@@ -29,6 +29,9 @@ RECORD_IDS = {
 }
 
 
+_FIRM_KINDS = frozenset({Kind.STOPPED, Kind.CURTAILED, Kind.RESTARTED, Kind.FULL_OUTPUT})
+
+
 def elements(mask: int) -> str:
     return " ".join(sorted(symbol for bit, symbol in _NAMES.items() if mask & bit))
 
@@ -68,7 +71,7 @@ def rows(result: RunResult, scenario: Scenario) -> list[tuple]:
             continue
         firm = firms[r.firm]
         title, detail = _describe(r, result, scenario)
-        kind = "firm" if r.kind >= Kind.STOPPED else "licence"
+        kind = "firm" if r.kind in _FIRM_KINDS else "licence"
         actor = firm.country if kind == "firm" else "CN"
         out.append((r.day, seq, RECORD_IDS[Kind(r.kind)], kind, actor, firm.id, title, detail, ""))
     return out

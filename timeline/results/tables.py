@@ -231,6 +231,7 @@ def flows_frame(result: RunResult, scenario: Scenario) -> pd.DataFrame:
         for period, value in by_month.items():
             rows.append((period.to_timestamp(), name, round(float(value), 4)))
     frame = pd.DataFrame(rows, columns=["month", "destination", "flow_index"])
+    frame["month"] = pd.to_datetime(frame["month"]).astype("datetime64[ns]")
     return frame.sort_values(["month", "destination"], kind="stable").reset_index(drop=True)
 
 
@@ -239,8 +240,10 @@ def summary(result: RunResult, scenario: Scenario, timeline: pd.DataFrame | None
     timeline = timeline_frame(result, scenario) if timeline is None else timeline
     branch_day = (scenario.branch_point - result.start).days
     s = m.spans(result)
-    stops = np.sort(s.start[s.rate <= 1e-9])
-    later = stops[stops >= branch_day]
+    stopped = s.rate <= 1e-9
+    stops = np.sort(s.start[stopped])
+    # a stop still running at the branch point counts from the branch point (as in firms.csv)
+    later = np.sort(np.maximum(s.start[stopped & (s.end > branch_day)], branch_day))
     after = timeline.iloc[max(branch_day, 0) :]
     peak, peak_date = _peak(timeline)
     peak_after, peak_after_date = _peak(after)
