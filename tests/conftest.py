@@ -150,11 +150,13 @@ def horizon(scenario: Scenario) -> int:
 
 
 def run_world(scenario: Scenario, branch: str = "base", seed: int = 0, replicate: int = 0):
-    """A started `World` of one branch, not yet run (call `.run(until=day)` on it)."""
+    """A started `World` of one branch, not yet run (call `.run(until=day)` on it), built as
+    `simulate` builds it: on the replicate's variant of the scenario (its posterior set)."""
     from timeline.engine.streams import Streams
     from timeline.engine.world import World
 
-    world = World(scenario, branch, Streams(seed, replicate), horizon(scenario))
+    variant = scenario.variant(replicate)
+    world = World(variant, branch, Streams(seed, replicate), horizon(scenario))
     world.start()
     return world
 

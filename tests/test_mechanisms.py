@@ -37,6 +37,7 @@ from timeline.engine.world import simulate
 from timeline.results import tables
 
 D = dt.date.fromisoformat
+START = D("2025-04-01")
 CUT = day_of("2025-05-01")  # 30
 DECISION = day_of("2025-05-15")  # 44: 10 working days after Thu May 1
 LEAD, COVER, RAMP = 10, 30.0, 3  # conftest.firm defaults
@@ -209,10 +210,11 @@ def test_a_customer_restarts_only_when_every_input_is_back_plus_its_ramp():
 # --- goods in transit -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("lead", [0, 7, 25])
-def test_goods_in_transit_keep_the_stock_full_until_cut_plus_lead(lead):
-    """After a cut on day d with lead time L the stock is still full on day d + L and drains one
-    day of cover a day from then; the plant stops on d + L + cover."""
+@pytest.mark.parametrize(("lead", "pipeline"), [(0, 0), (7, 0), (25, 0), (7, 5)])
+def test_goods_in_transit_keep_the_stock_full_until_cut_plus_lead(lead, pipeline):
+    """After a cut on day d with lead time L (and exports declared before the cut leaving for
+    export_pipeline_days P) the stock is still full on day d + P + L and drains one day of cover
+    a day from then; the plant stops on d + P + L + cover."""
     inventory = 20.0
     scenario = scenario_with(
         [
@@ -222,20 +224,22 @@ def test_goods_in_transit_keep_the_stock_full_until_cut_plus_lead(lead):
         ],
         approval=approval(civil=0.0),
     )
+    scenario = with_parameters(scenario, export_pipeline_days=pipeline)
+    dry = CUT + pipeline + lead
     world = run_world(scenario)
     levels = {}
-    for day in (CUT, CUT + lead, CUT + lead + 5):
+    for day in (CUT, dry, dry + 5):
         if day > world.now:
             world.run(until=day)
         levels[day] = level(world.snapshot(), 0, 0)
-    assert levels == {CUT: inventory, CUT + lead: inventory, CUT + lead + 5: inventory - 5}
+    assert levels == {CUT: inventory, dry: inventory, dry + 5: inventory - 5}
     world.run(until=horizon(scenario))
     result = world.finish()
     [cut] = firm_records(result, "f", Kind.SUPPLY_CUT)
-    [dry] = firm_records(result, "f", Kind.SUPPLY_DRY)
-    assert (cut.day, cut.b, dry.day) == (CUT, CUT + lead, CUT + lead)
-    assert result.first_cut == {0: CUT + lead}
-    assert firm_rates(result, "f") == [(CUT + lead + whole_days(inventory), 0.0, "re")]
+    [dried] = firm_records(result, "f", Kind.SUPPLY_DRY)
+    assert (cut.day, cut.b, dried.day) == (CUT, dry, dry)
+    assert result.first_cut == {0: dry}
+    assert firm_rates(result, "f") == [(dry + whole_days(inventory), 0.0, "re")]
 
 
 # --- licences -------------------------------------------------------------------------------
@@ -289,6 +293,35 @@ def test_a_general_licence_granted_later_voids_the_pending_review():
         (granted + 2, Kind.RESTORED),
     ]
     assert firm_rates(result, "f") == [(CUT + 2, 0.0, "re"), (granted + 2 + RAMP, 1.0, "")]
+
+
+def test_an_approved_licence_lapses_after_licence_valid_days():
+    """With licence_valid_days V, a licence approved on day 44 lapses on 44 + V: the channel is
+    cut again (goods in transit for the lead time) and a new application is filed that day."""
+    valid = 20
+    scenario = with_parameters(
+        scenario_with([firm("f", elements=["Dy"], china_share=1.0)]), licence_valid_days=valid
+    )
+    result = simulate(scenario, "base", 0)
+    lapse = DECISION + valid
+    second = day_of(working_days_after(START + dt.timedelta(days=lapse), 10).isoformat())
+    trace = [(r.day, Kind(r.kind), r.a) for r in firm_records(result, "f") if r.day <= second]
+    assert trace == [
+        (CUT, Kind.SUPPLY_CUT, trace[0][2]),
+        (CUT, Kind.APPLIED, 1),
+        (CUT + LEAD, Kind.SUPPLY_DRY, 0),
+        (DECISION, Kind.APPROVED, 1),
+        (DECISION + LEAD, Kind.RESTORED, LEAD),
+        (lapse, Kind.LAPSED, 0),
+        (lapse, Kind.SUPPLY_CUT, trace[0][2]),
+        (lapse, Kind.APPLIED, 2),
+        (lapse + LEAD, Kind.SUPPLY_DRY, 0),
+        (second, Kind.APPROVED, 2),
+    ]
+    [lapsed] = firm_records(result, "f", Kind.LAPSED)[:1]
+    assert lapsed.channel == 0
+    # 30 days of cover outlast the first gaps (goods dry from day 40 to 54, and again)
+    assert [day for day, _, _ in firm_rates(result, "f") if day <= second] == []
 
 
 def test_a_denial_is_followed_by_a_rereview_on_chinas_working_days():
@@ -351,6 +384,43 @@ def test_defence_share_keeps_the_civil_line():
     stock = min(inventory, 0.7 * (restart - back))
     curtail = restart + whole_days(stock / 0.3)
     assert firm_rates(result, "f") == [(stop, 0.0, "re"), (restart, 1.0, ""), (curtail, 0.7, "re")]
+
+
+def test_flows_record_the_chinese_supply_the_buyer_receives():
+    """Once its civil line is licensed and shipping again (defence_share 0.3, defence denied),
+    a buyer of Chinese rare earths receives 0.7 of its normal direct supply each day, whether
+    stopped and refilling its stock, at full rate, or curtailed to 0.7: flows record 0.7."""
+    # RunResult.flows: "the share of normal direct Chinese supply each buyer receives,
+    # restocking included"; README: "the share of normal direct Chinese supply that may ship".
+    result = run(
+        [
+            firm(
+                "f",
+                elements=["Dy"],
+                china_share=1.0,
+                inventory_days=5.0,
+                defence_share=0.3,
+                re_tonnes_per_year=100.0,
+            )
+        ],
+        approval=approval(civil=1.0, defence=0.0),
+    )
+    rates = firm_rates(result, "f")
+    assert [rate for _, rate, _ in rates] == [0.0, 1.0, 0.7]  # stops, restarts, curtailed
+    world_flow = {}
+    for day, _firm, share in result.flows:
+        world_flow[day] = share
+    in_force = [None] * result.days
+    current = None
+    for day in range(result.days):
+        current = world_flow.get(day, current)
+        in_force[day] = current
+    received = 1.0 - 0.3  # the civil line of the direct channel
+    days_after = range(DECISION + LEAD, result.days)  # the civil line arrives again
+    wrong = {day: in_force[day] for day in days_after if in_force[day] != pytest.approx(received)}
+    assert not wrong, (
+        f"flows differ from {received} on {len(wrong)} days, e.g. {min(wrong.items())}"
+    )
 
 
 # --- value ----------------------------------------------------------------------------------

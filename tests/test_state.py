@@ -107,7 +107,7 @@ def split(scenario, day, branch="base", seed=0, replicate=0):
     world.run(until=day)
     state = pickle.loads(pickle.dumps(world.snapshot()))
     world.run(until=horizon(scenario))  # must not disturb the saved state
-    restored = World.restore(scenario, state)
+    restored = World.restore(scenario.variant(replicate), state)  # the scenario it ran
     assert restored.now == day
     restored.run(until=horizon(scenario))
     return restored.finish(), world.finish()
@@ -189,9 +189,30 @@ def test_a_split_run_of_the_default_scenario_equals_a_straight_run(default_scena
     scenario = default_scenario
     expected = straight(scenario, branch, seed=0, replicate=1)
     point = (scenario.branch_point - scenario.start).days
+    assert expected == simulate(scenario, branch, 0, replicate=1)
     for day in (point, point + 100):
         restored, _ = split(scenario, day, branch, seed=0, replicate=1)
         assert restored == expected
+
+
+@pytest.mark.parametrize("replicate", [0, 1])
+def test_restoring_with_the_scenario_given_to_simulate_runs_on_as_simulate(
+    default_scenario, replicate
+):
+    """A snapshot of replicate r of the default scenario, restored with that scenario (the one
+    `simulate` was given), runs on exactly as `simulate(scenario, ..., replicate=r)`: the
+    replicate's posterior parameter set stays in force after the restore."""
+    scenario = default_scenario
+    assert scenario.posterior  # the default scenario carries a calibration posterior
+    expected = simulate(scenario, "decouple", 0, replicate=replicate)
+    world = run_world(scenario, "decouple", 0, replicate)
+    world.run(until=200)
+    state = pickle.loads(pickle.dumps(world.snapshot()))
+    restored = World.restore(scenario, state)
+    restored.run(until=horizon(scenario))
+    result = restored.finish()
+    assert result.records == expected.records
+    assert result == expected
 
 
 def test_a_run_result_survives_a_pickle_round_trip():
