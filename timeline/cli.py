@@ -21,6 +21,7 @@ from timeline.errors import TimelineError
 from timeline.io.loader import load_scenario
 from timeline.model.schedule import resolve
 from timeline.run import ALL, branch_ids, simulate_branches, write_simulation
+from timeline.run import save_state as state_file_of
 from timeline.summary import print_summary, progress_bar
 
 app = typer.Typer(
@@ -87,6 +88,17 @@ def simulate(
         str | None,
         typer.Option(help="Count only this group's plants in the summary, bands and compare."),
     ] = None,
+    start_from: Annotated[
+        str | None,
+        typer.Option("--from", help="Start the plants on this date (ISO) in the --state given."),
+    ] = None,
+    state: Annotated[
+        Path | None, typer.Option(help="State file (CSV): each plant's stocks and licences.")
+    ] = None,
+    save_state: Annotated[
+        str | None,
+        typer.Option(help="Also write each branch's state on this date (ISO), run --replay."),
+    ] = None,
     force: Annotated[bool, typer.Option(help="Replace a folder timeline did not write.")] = False,
 ) -> None:
     """Simulate one branch (or all): many paired runs, bands and risks, and one full timeline.
@@ -110,6 +122,8 @@ def simulate(
             )
         ids = branch_ids(loaded, branch)
         asked = ALL if branch == ALL else ids
+        start = _start(loaded, start_from, state)
+        saved = _date(save_state, "--save-state")
         with progress_bar(runs * len(ids) if runs > 1 else 0) as advance:
             sim = simulate_branches(
                 loaded,
@@ -122,14 +136,38 @@ def simulate(
                 last,
                 progress=(lambda n: advance(n * len(ids))) if advance else None,
                 group=group,
+                start=start,
             )
         command = " ".join(["timeline", *sys.argv[1:]])
         created = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-        written = write_simulation(sim, out, command, created, force)
+        extra = {}
+        if saved is not None:
+            if not loaded.start <= saved <= loaded.end:
+                raise TimelineError(
+                    "--save-state", "", f"{saved} is outside the horizon", "give a date inside it"
+                )
+            extra = {b: {"state.csv": state_file_of(loaded, b, seed, replay, saved)} for b in ids}
+        written = write_simulation(sim, out, command, created, force, extra)
         print_summary(sim)
         echo("Wrote " + ", ".join(f"{p}" for p in written))
 
     _guard(job)
+
+
+def _start(loaded, start_from: str | None, state: Path | None):
+    """(date, FirmStarts) from --from and --state, or None (each run starts from its trunk)."""
+    from timeline.io.statefile import read_state
+
+    day = _date(start_from, "--from")
+    if state is not None and day is None:
+        raise TimelineError("--state", "", "a state file needs a start date", "add --from DATE")
+    if day is None:
+        return None
+    if not loaded.start <= day <= loaded.end:
+        raise TimelineError("--from", "", f"{day} is outside the horizon", "give a date inside it")
+    if state is None:
+        return None  # the state on that day is each run's own trunk state: the full run
+    return (day, read_state(state, loaded, day))
 
 
 @app.command()

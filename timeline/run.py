@@ -76,9 +76,18 @@ def run_branch(
     seed: int = 0,
     until: dt.date | str | None = None,
     replicate: int = 0,
+    start: tuple | None = None,
 ) -> BranchRun:
-    """Run one replicate of one branch and build its tables."""
-    result = simulate(scenario, branch, seed, until, replicate)
+    """Run one replicate of one branch and build its tables. `start`: (date, FirmStarts)."""
+    result = simulate(
+        scenario,
+        branch,
+        seed,
+        until,
+        replicate,
+        start_from=start[0] if start else None,
+        starts=start[1] if start else None,
+    )
     return tables_of(result, scenario)
 
 
@@ -147,6 +156,7 @@ def simulate_branches(
     until: dt.date | str | None = None,
     progress: Progress | None = None,
     group: str | None = None,
+    start: tuple | None = None,
 ) -> Simulation:
     """Run `runs` paired replicates of each branch (`all` for every branch) and replay run
     `replay` of each in full (events, timeline, firms, stoppages, flows)."""
@@ -157,10 +167,28 @@ def simulate_branches(
         )
     ensemble = None
     if runs > 1:
-        ensemble = run_ensemble(scenario, ids, runs, seed, jobs, scheduler, progress, group=group)
-    replays = {b: run_branch(scenario, b, seed, until, replicate=replay) for b in ids}
+        ensemble = run_ensemble(
+            scenario, ids, runs, seed, jobs, scheduler, progress, group=group, start=start
+        )
+    replays = {b: run_branch(scenario, b, seed, until, replicate=replay, start=start) for b in ids}
     everything = isinstance(branches, str) and branches == ALL
     return Simulation(scenario, ids, seed, runs, replay, replays, ensemble, group, everything)
+
+
+def save_state(scenario: Scenario, branch: str, seed: int, replicate: int, day: dt.date) -> bytes:
+    """The state file of one run on `day` (each plant's stocks, licences, output rate)."""
+    from timeline.engine.start import starts_of
+    from timeline.engine.streams import Streams
+    from timeline.engine.world import World
+    from timeline.io.statefile import state_csv
+
+    variant = scenario.variant(replicate)
+    days = (variant.end - variant.start).days + 1
+    world = World(variant, branch, Streams(seed, replicate), days, record=False)
+    world.start()
+    world.run(until=(day - variant.start).days)
+    world.env.run(until=(day - variant.start).days + 1e-9)
+    return state_csv(starts_of(world), scenario)
 
 
 def run_meta(sim: Simulation, branch: str, command: str, created_at: str) -> dict[str, object]:
@@ -248,12 +276,15 @@ def _jsonable(summary: dict[str, object]) -> dict[str, object]:
 
 
 def simulation_files(
-    sim: Simulation, command: str, created_at: str
+    sim: Simulation,
+    command: str,
+    created_at: str,
+    extra: dict[str, dict[str, bytes]] | None = None,
 ) -> tuple[dict[str, dict[str, bytes]], dict[str, bytes]]:
     """Every file of a simulation: branch folder -> {name -> bytes}, and the top-level files."""
     folders = {}
     for branch in sim.branches:
-        files = sim.branch_files(branch)
+        files = {**sim.branch_files(branch), **(extra or {}).get(branch, {})}
         meta = run_meta(sim, branch, command, created_at)
         meta["files"] = sorted([*files, "run.json"])
         files["run.json"] = run_json(meta)
@@ -262,10 +293,15 @@ def simulation_files(
 
 
 def write_simulation(
-    sim: Simulation, out: Path, command: str, created_at: str, force: bool = False
+    sim: Simulation,
+    out: Path,
+    command: str,
+    created_at: str,
+    force: bool = False,
+    extra: dict[str, dict[str, bytes]] | None = None,
 ) -> list[Path]:
-    """Write a simulation's files under `out`; return the paths written."""
-    folders, top = simulation_files(sim, command, created_at)
+    """Write a simulation's files under `out` (plus `extra` files per branch folder)."""
+    folders, top = simulation_files(sim, command, created_at, extra)
     return write_set(Path(out), folders, top, force)
 
 

@@ -238,6 +238,17 @@ class Supply:
         due = office.calendar.add_working_days(office.date(channel.applied_day), days)
         return office.day(due), days
 
+    def file(self, office: Office, channel: Channel, since: int | None = None) -> None:
+        """File an application now, or take one filed on day `since` as pending (its decision
+        falls when its drawn review time from that day is over, never before today)."""
+        self._apply(office, channel)
+        if since is not None:
+            channel.applied_day = since
+            due = max(office.now, self._due(office, channel))
+            if due != channel.due_day:
+                channel.due_day = due
+                office.at(due, DECIDE, self, channel.index)
+
     def _apply(self, office: Office, channel: Channel, rereview: bool = False) -> None:
         channel.applications += 1
         channel.pending = True

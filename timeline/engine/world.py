@@ -269,8 +269,6 @@ class World:
         share = supply.china_flow()
         if share > 0 and item.avail >= 1.0 - EPS:  # restocking buys above consumption
             share *= plant.inflow(item)
-        elif share > 0:
-            share *= plant.rate if plant.rate > 0 else 0.0
         if abs(share - self.china[plant.index]) > EPS:
             self.china[plant.index] = share
             self.result.flows.append((self.now, plant.index, share))
@@ -339,9 +337,26 @@ class World:
         )
 
     @classmethod
-    def restore(cls, scenario: Scenario, state: WorldState) -> World:
-        """A world that runs on from `state` exactly as the one it was taken from."""
+    def restore(cls, scenario: Scenario, state: WorldState, branch: str | None = None) -> World:
+        """A world that runs on from `state` exactly as the one it was taken from; with
+        `branch`, as that branch (the state must be from on or before the branch point, where
+        every branch is the trunk)."""
         result = copy.deepcopy(state.result)
+        scenario = scenario.variant(result.replicate)  # the replicate's posterior set
+        if branch is not None and branch != result.branch:
+            if state.day > (scenario.branch_point - scenario.start).days:
+                from timeline.errors import TimelineError
+
+                raise TimelineError(
+                    "state",
+                    "",
+                    "a state after the branch point belongs to its branch",
+                    "save the state on or before the branch point",
+                )
+            result.branch = branch
+            result.schedule = scenario.cached(
+                ("schedule", branch), lambda: resolve(scenario, branch)
+            )
         world = cls.__new__(cls)
         world.scenario = scenario
         world.env = simpy.Environment(initial_time=state.day)
@@ -360,7 +375,7 @@ class World:
         for item in result.schedule:
             batches.setdefault(world.day(item.date), []).append(item)
         world.batches = sorted(batches.items())
-        world.next_batch = state.next_batch
+        world.next_batch = sum(1 for day, _ in world.batches if day < state.day)
         world.plants = copy.deepcopy(state.plants)
         world.supplies = copy.deepcopy(state.supplies)
         world.by_firm = {s.firm_index: s for s in world.supplies}
@@ -419,11 +434,16 @@ def simulate(
     until: dt.date | str | None = None,
     replicate: int = 0,
     record: bool = True,
+    start_from: dt.date | str | None = None,
+    starts: list | None = None,
 ) -> RunResult:
     """Run `branch` of `scenario` from its start to `until` (default: its end), inclusive.
 
     `until` may be a date or an ISO date string. `record=False` keeps no event trace (the
-    rates, flows and risk intervals are kept: they are what the metrics need).
+    rates, flows and risk intervals are kept: they are what the metrics need). With
+    `start_from` and `starts` (a list of `timeline.engine.start.FirmStart`), the plants named
+    start on that day in the given state and what they did before is forgotten; policy events
+    before that day still set the policy.
     """
     scenario.branch(branch)  # an unknown branch is a TimelineError
     scenario = scenario.variant(replicate)  # the posterior parameter set of this replicate
@@ -431,7 +451,24 @@ def simulate(
     days = (last - scenario.start).days + 1
     world = World(scenario, branch, Streams(seed, replicate), max(days, 1), record)
     world.start()
+    first = _as_date(start_from)
+    if first is not None and starts is not None:
+        from timeline.engine.start import apply_starts, forget_before
+
+        day = min(max((first - scenario.start).days, 0), max(days, 1))
+        world.run(until=day)
+        world.env.run(until=day + 1e-9)  # the policy batch of that day first
+        apply_starts(world, starts)
+        forget_before(world)
     world.run(until=max(days, 1))
+    return world.finish()
+
+
+def run_on(scenario: Scenario, branch: str, state: WorldState, until: int | None = None):
+    """Continue a snapshot taken in any branch (on or before the branch point) in `branch`."""
+    scenario = scenario.variant(state.result.replicate)
+    world = World.restore(scenario, state, branch)
+    world.run(until=until or world.result.days)
     return world.finish()
 
 

@@ -40,15 +40,24 @@ def run_batch(
     seed: int,
     batch: Batch,
     group: str | None = None,
+    start: tuple | None = None,
 ) -> dict[str, list[Outcome]]:
-    """Replicates batch.first .. batch.last - 1 of every branch."""
+    """Replicates batch.first .. batch.last - 1 of every branch. `start`: (day, FirmStarts)."""
     days = (scenario.end - scenario.start).days + 1
     values = FirmValues.of(scenario)
     months = month_index(scenario.start, days)
     out: dict[str, list[Outcome]] = {b: [] for b in branches}
     for replicate in range(batch.first, batch.last):
         for branch in branches:
-            result = simulate(scenario, branch, seed, replicate=replicate, record=False)
+            result = simulate(
+                scenario,
+                branch,
+                seed,
+                replicate=replicate,
+                record=False,
+                start_from=start[0] if start else None,
+                starts=start[1] if start else None,
+            )
             out[branch].append(outcome_of(result, scenario, values, months, group))
     return out
 
@@ -62,10 +71,10 @@ def _init(scenario: Scenario) -> None:
 
 
 def _pool_batch(
-    branches: tuple[str, ...], seed: int, batch: Batch, group: str | None
+    branches: tuple[str, ...], seed: int, batch: Batch, group: str | None, start: tuple | None
 ) -> dict[str, list[Outcome]]:
     assert _SCENARIO is not None
-    return run_batch(_SCENARIO, branches, seed, batch, group)
+    return run_batch(_SCENARIO, branches, seed, batch, group, start)
 
 
 def default_jobs() -> int:
@@ -82,6 +91,7 @@ def run_ensemble(
     progress: Progress | None = None,
     batch_size: int | None = None,
     group: str | None = None,
+    start: tuple | None = None,
 ) -> Ensemble:
     """`runs` paired replicates of each branch; `jobs` processes (default: all cores), or the
     Dask cluster at `scheduler`. Byte-identical results whatever `jobs` and the scheduler."""
@@ -102,7 +112,7 @@ def run_ensemble(
             f"no plant is in group {group!r}",
             f"use a group of the firm table: {', '.join(groups)}",
         )
-    for batch, outcomes in _results(scenario, branches, seed, work, jobs, scheduler, group):
+    for batch, outcomes in _results(scenario, branches, seed, work, jobs, scheduler, group, start):
         ensemble.add(batch.first, outcomes)
         if progress is not None:
             progress(batch.last - batch.first)
@@ -117,15 +127,16 @@ def _results(
     jobs: int,
     scheduler: str | None,
     group: str | None = None,
+    start: tuple | None = None,
 ) -> Iterator[tuple[Batch, dict[str, list[Outcome]]]]:
     if scheduler is not None:
-        yield from _dask(scenario, branches, seed, work, scheduler, group)
+        yield from _dask(scenario, branches, seed, work, scheduler, group, start)
     elif jobs == 1 or len(work) == 1:
         for batch in work:
-            yield batch, run_batch(scenario, branches, seed, batch, group)
+            yield batch, run_batch(scenario, branches, seed, batch, group, start)
     else:
         with ProcessPoolExecutor(jobs, initializer=_init, initargs=(scenario,)) as pool:
-            futures = {pool.submit(_pool_batch, branches, seed, b, group): b for b in work}
+            futures = {pool.submit(_pool_batch, branches, seed, b, group, start): b for b in work}
             try:
                 for future in as_completed(futures):
                     yield futures[future], future.result()
@@ -143,6 +154,7 @@ def _dask(
     work: list[Batch],
     address: str,
     group: str | None = None,
+    start: tuple | None = None,
 ) -> Iterator[tuple[Batch, dict[str, list[Outcome]]]]:
     from timeline.errors import TimelineError
 
@@ -169,7 +181,8 @@ def _dask(
     try:
         shared = client.scatter(scenario, broadcast=True)
         futures = {
-            client.submit(run_batch, shared, branches, seed, b, group, pure=False): b for b in work
+            client.submit(run_batch, shared, branches, seed, b, group, start, pure=False): b
+            for b in work
         }
         for future in dask_completed(list(futures)):
             yield futures[future], future.result()
