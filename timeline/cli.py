@@ -32,6 +32,29 @@ app = typer.Typer(
     cls=OneLineGroup,
 )
 
+def _version(value: bool) -> None:
+    if value:
+        from timeline.run import package_version
+
+        echo(f"timeline {package_version()}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Dated impact timelines for a trade conflict, by outcome branch.
+
+    Start with: timeline simulate --branch all
+    """
+
+
 ScenarioOpt = Annotated[
     Path | None,
     typer.Option("--scenario", help="Scenario file or folder (default: the built-in events/)."),
@@ -99,6 +122,9 @@ def simulate(
         str | None,
         typer.Option(help="Also write each branch's state on this date (ISO), run --replay."),
     ] = None,
+    report: Annotated[
+        bool, typer.Option(help="Also write report.html and charts/ (as timeline report).")
+    ] = False,
     force: Annotated[bool, typer.Option(help="Replace a folder timeline did not write.")] = False,
 ) -> None:
     """Simulate one branch (or all): many paired runs, bands and risks, and one full timeline.
@@ -148,6 +174,10 @@ def simulate(
                 )
             extra = {b: {"state.csv": state_file_of(loaded, b, seed, replay, saved)} for b in ids}
         written = write_simulation(sim, out, command, created, force, extra)
+        if report:
+            from timeline.reports.build import write_report
+
+            written += write_report(Path(out), group)[:1]
         print_summary(sim)
         echo("Wrote " + ", ".join(f"{p}" for p in written))
 
