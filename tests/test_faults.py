@@ -173,6 +173,7 @@ def allowed_exit_codes(sig: signal.Signals) -> set[int]:
     return {0, 128 + sig, -sig}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kill", KILLS, ids=str)
 def test_an_interrupted_run_leaves_each_branch_complete_or_absent(kill, children, reference):
     """After SIGINT/SIGTERM, each branch folder is complete (old or new) or absent, no hidden
@@ -198,6 +199,7 @@ def test_an_interrupted_run_leaves_each_branch_complete_or_absent(kill, children
             assert_complete(child.out / branch, reference)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("sig", "after"),
     [(signal.SIGINT, 0.2), (signal.SIGTERM, 0.5), (signal.SIGINT, 1.0)],
