@@ -379,6 +379,34 @@ def ensembles(cfg: dict[str, Any]) -> dict[str, Any]:
 # --- the suite --------------------------------------------------------------------------------
 
 
+def commit_id() -> str:
+    """The commit of the code measured (with `+` when the work tree differs from it)."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=HERE
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "timeline"],
+            capture_output=True,
+            text=True,
+            cwd=HERE,
+        ).stdout.strip()
+    except OSError:
+        return "unknown"
+    return (head or "unknown") + ("+" if dirty else "")
+
+
+def section(results: dict[str, Any], key: str, out_path: Path, fn) -> Any:
+    """Run one section; keep going after a failure (recorded), save what is known so far."""
+    try:
+        results[key] = fn()
+    except Exception as err:  # a measurement that fails is reported, the suite goes on
+        results[key] = {"error": f"{type(err).__name__}: {err}"}
+        say(f"  failed: {results[key]['error']}")
+    out_path.write_text(json.dumps(results, indent=2) + "\n")
+    return results[key]
+
+
 def suite(quick: bool, out_path: Path) -> dict[str, Any]:
     cfg = QUICK if quick else FULL
     command = "uv run python benchmarks/run.py" + (" --quick" if quick else "")
@@ -389,18 +417,21 @@ def suite(quick: bool, out_path: Path) -> dict[str, Any]:
         "python": platform.python_version(),
         "simpy": simpy.__version__,
         "machine": platform.machine(),
+        "commit": commit_id(),
         "load_at_start": load(),
         "config": cfg,
     }
     say(f"{command}: {os.cpu_count()} cores, load average {results['load_at_start']}")
 
     say("1. baseline: bare SimPy loop (timeouts and interrupts)")
-    base = results["baseline"] = baseline(cfg)
+    base = section(results, "baseline", out_path, lambda: baseline(cfg))
     say(f"  {base['events']:,} events, {base['us_per_event']:.2f} us CPU per event")
 
     say(f"2. default scenario, branch {BRANCH} (ratio to the baseline's cost per event)")
-    default = results["default"] = default_scenario(cfg, base)
+    default = section(results, "default", out_path, lambda: default_scenario(cfg, base))
     for key, label in (("record", "record=True "), ("no_record", "record=False")):
+        if key not in default:
+            continue
         r = default[key]
         say(
             f"  {label}: {r['events']} events, {r['state_changes']} state changes, "
@@ -409,15 +440,20 @@ def suite(quick: bool, out_path: Path) -> dict[str, Any]:
         )
 
     say(f"3. generated networks, branch {BRANCH}, record=False (CPU us per state change)")
-    results["scaling"] = scaling(cfg, quick)
+    section(results, "scaling", out_path, lambda: scaling(cfg, quick))
 
     say(f"4. ensembles: {cfg['ensemble_runs']} runs x 4 branches, default scenario")
-    results["ensemble"] = ensembles(cfg)
+    section(results, "ensemble", out_path, lambda: ensembles(cfg))
 
     n, budget = cfg["million"], cfg["million_budget_s"]
     say(f"5. {n:,} firms through the Python API, run for at most {budget:.0f} s")
-    million = results["million"] = in_subprocess(
-        ["--child", "million", "--n", str(n), "--budget", str(budget)], timeout=3600
+    million = section(
+        results,
+        "million",
+        out_path,
+        lambda: in_subprocess(
+            ["--child", "million", "--n", str(n), "--budget", str(budget)], timeout=3600
+        ),
     )
     if "error" in million:
         say(f"  {million['error']}")
