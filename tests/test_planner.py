@@ -252,3 +252,20 @@ def test_a_state_file_round_trips(default_scenario, tmp_path):
     starts = read_state(path, default_scenario, day)
     assert len(starts) == len(default_scenario.firms)
     assert state_csv(starts, default_scenario) == data
+
+
+def test_a_distribution_in_a_firm_table_cell_is_drawn_once_per_firm_and_run(tmp_path):
+    """inventory_days given as triangular(15 30 60) varies between runs within its range and is
+    the same in every branch of one run."""
+    from timeline.engine.params import draw_params
+    from timeline.engine.streams import Streams
+
+    scenario = tiny()
+    data = scenario.model_dump()
+    data["firms"][0]["inventory_days"] = "triangular(15 30 60)"
+    data["uncertainty"] = {}
+    s = Scenario.build(data)
+    values = [draw_params(s, Streams(0, r))[0].inventory for r in range(30)]
+    assert all(15 <= v <= 60 for v in values)
+    assert len(set(values)) > 20
+    assert draw_params(s, Streams(0, 3))[0].inventory == values[3]

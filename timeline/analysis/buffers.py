@@ -18,6 +18,7 @@ import numpy as np
 from timeline.engine.world import simulate
 from timeline.errors import TimelineError
 from timeline.model.scenario import Firm, Scenario
+from timeline.model.uncertain import point
 from timeline.results.metrics import spans
 
 MAX_MULTIPLE = 32.0
@@ -40,7 +41,7 @@ class BufferAnswer:
 def cover(firm: Firm) -> float:
     """Days of cover now: its rare-earth stock, or its largest parts buffer."""
     if firm.elements:
-        return firm.inventory_days
+        return point(firm.inventory_days)
     return max((link.buffer_days for link in firm.suppliers), default=0.0)
 
 
@@ -48,7 +49,7 @@ def scaled(scenario: Scenario, firm_id: str, multiple: float, re_only: bool) -> 
     firms = []
     for firm in scenario.firms:
         if firm.id == firm_id:
-            update: dict[str, object] = {"inventory_days": firm.inventory_days * multiple}
+            update: dict[str, object] = {"inventory_days": point(firm.inventory_days) * multiple}
             if not re_only or not firm.elements:
                 update["suppliers"] = tuple(
                     link.model_copy(update={"buffer_days": link.buffer_days * multiple})

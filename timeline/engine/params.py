@@ -1,5 +1,9 @@
 """The numbers of each firm for one replicate: drawn where the scenario gives a distribution.
 
+A firm-table cell may be a distribution (`inventory_days`, `lead_time_days`): it is drawn
+first, with its own keyed number; then the scenario's spread factor for that field, if any,
+multiplies it.
+
 Each uncertain number is drawn once per replicate by the quantile of its own keyed uniform
 number, `("param", firm_id, field)`, so it is the same in every branch (paired runs), and
 adding a firm or a distribution leaves every other draw unchanged.
@@ -11,6 +15,7 @@ from dataclasses import dataclass
 
 from timeline.engine.streams import Streams
 from timeline.model.scenario import Scenario
+from timeline.model.uncertain import draw as draw_cell
 
 
 @dataclass(frozen=True)
@@ -35,13 +40,15 @@ def draw_params(scenario: Scenario, streams: Streams) -> list[FirmParams]:
                 return value
             return value * factor.ppf(streams.uniform("param", firm_id, field, link))
 
+        inventory = draw_cell(firm.inventory_days, streams.uniform("cell", firm.id, "inventory"))
+        lead = draw_cell(firm.lead_time_days, streams.uniform("cell", firm.id, "lead"))
         out.append(
             FirmParams(
-                inventory=draw("inventory_days", firm.inventory_days),
+                inventory=draw("inventory_days", inventory),
                 buffers=tuple(
                     draw("buffer_days", link.buffer_days, link.firm) for link in firm.suppliers
                 ),
-                lead=round(draw("lead_time_days", firm.lead_time_days)),
+                lead=round(draw("lead_time_days", lead)),
                 ramp=firm.ramp_days,
             )
         )

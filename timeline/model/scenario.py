@@ -41,7 +41,7 @@ from timeline.model.bounds import (
     WorkingDays,
 )
 from timeline.model.policy import Effects, EndUse, PolicyState, _check_elements
-from timeline.model.uncertain import Distribution
+from timeline.model.uncertain import Distribution, uncertain
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=80)]
 Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
@@ -211,6 +211,11 @@ class SupplierLink(_Strict):
     share: Share = Field(default=1.0, gt=0)
 
 
+# Numbers of the firm table that may be a distribution (drawn once per firm and run).
+InventoryDays = uncertain(ge=0, le=MAX_DAYS)
+LeadDays = uncertain(ge=0, le=MAX_DAYS, integer=True)
+
+
 class Firm(_Strict):
     """One plant (an archetype). Shares are fractions from 0 to 1."""
 
@@ -221,11 +226,11 @@ class Firm(_Strict):
     elements: frozenset[str] = frozenset()
     china_share: Share
     china_content_share: Share
-    inventory_days: Days
+    inventory_days: InventoryDays
     daily_output_usd: UsdPerDay
     end_use: EndUse = "civil"
     suppliers: tuple[SupplierLink, ...] = ()
-    lead_time_days: WholeDays
+    lead_time_days: LeadDays
     ramp_days: WholeDays
     source: Text
     group: Annotated[str, StringConstraints(pattern=r"^[a-z0-9-]*$", max_length=40)] = ""
