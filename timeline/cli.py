@@ -32,6 +32,7 @@ app = typer.Typer(
     cls=OneLineGroup,
 )
 
+
 def _version(value: bool) -> None:
     if value:
         from timeline.run import package_version
