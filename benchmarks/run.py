@@ -6,16 +6,19 @@
 Prints each figure and writes `benchmarks/results.json` (`--out` to change). What it measures:
 
 1. baseline: N SimPy processes waiting on timeouts and interrupting one another; CPU time per
-   SimPy event (events counted by SimPy's own event ids: scheduled less still queued);
+   SimPy event (events counted by SimPy's own event ids: scheduled less still queued), with 100
+   processes (the reference of every ratio: a queue about as short as the default scenario's)
+   and with 10,000 (what a deep event queue costs SimPy itself);
 2. the default scenario (branch `decouple`): CPU time per SimPy event and per state change, as
-   ratios to the baseline's per-event cost. A state change is a record of
-   `simulate(..., record=True).records`, or (record=False) a change point of a plant's output
-   rate or of a buyer's Chinese flow (`rates` + `flows`);
+   ratios to the baseline's per-event cost measured in between (interleaved). A state change is
+   a record of `simulate(..., record=True).records`, or (record=False) a change point of a
+   plant's output rate or of a buyer's Chinese flow (`rates` + `flows`);
 3. generated networks (`timeline.io.generate`) of 43 ... 100,000 firms, branch `decouple`,
    record=False, each size in its own subprocess (so `ru_maxrss` is that size's peak): CPU time
-   per state change, its ratio to the 43-firm figure, with the garbage collector as is, after
-   `gc.freeze()` (before the run, or once the world is built), and disabled; the 100,000-firm
-   run's wall time and peak memory;
+   per state change, its ratio to the 43-firm figure and to a baseline measured in that
+   process; with the garbage collector as is, after `gc.freeze()` (before the run, or once the
+   world is built), with `gc.set_threshold(100_000, 50, 100)`, and disabled (modes interleaved,
+   best of several runs for small sizes); the 100,000-firm run's wall time and peak memory;
 4. `run_ensemble` of the default scenario, every branch, with jobs=1 and jobs=2: wall time and
    parallel efficiency (t1 / (2 t2));
 5. a 1,000,000-firm network through the Python API (`with_firms`), run for at most a time
@@ -49,20 +52,27 @@ HERE = Path(__file__).resolve().parent
 BRANCH = "decouple"
 # gc.freeze() before the run (the scenario's objects), gc.freeze() once the world is built (the
 # engine's own objects too), the collector off for the run
-GC_MODES = ("freeze", "freeze_world", "disable")
+# gc.set_threshold(100_000, 50, 100) for the run (fewer collections)
+GC_MODES = ("freeze", "freeze_world", "threshold", "disable")
+GC_MODES_LARGE = ("threshold", "disable")
+REPEATS = {43: 30, 430: 10, 4300: 3}  # runs per mode, interleaved; best of them (else one)
 FULL = {
-    "baseline_processes": 1000,
-    "baseline_until": 20_000,
-    "default_repeat": 20,
+    "baseline_processes": 100,
+    "baseline_until": 5_000,
+    "baseline_large_processes": 10_000,
+    "baseline_large_until": 200,
+    "default_repeat": 30,
     "sizes": [43, 430, 4300, 43_000, 100_000],
-    "gc_sizes": [43, 430, 4300, 43_000, 100_000],
+    "gc_sizes": [43, 430, 4300, 43_000],  # every GC mode; larger sizes: GC_MODES_LARGE
     "ensemble_runs": 1000,
     "million": 1_000_000,
     "million_budget_s": 300.0,
 }
 QUICK = {
-    "baseline_processes": 200,
+    "baseline_processes": 100,
     "baseline_until": 2_000,
+    "baseline_large_processes": 2_000,
+    "baseline_large_until": 100,
     "default_repeat": 3,
     "sizes": [43, 430, 1000],
     "gc_sizes": [43, 430, 1000],
@@ -150,24 +160,37 @@ def simpy_loop(processes: int, until: int) -> int:
     return processed(env)
 
 
-def baseline(cfg: dict[str, Any], repeat: int = 3) -> dict[str, Any]:
-    best = None
-    for _ in range(repeat):
-        cpu, wall, events = clocks(
-            lambda: simpy_loop(cfg["baseline_processes"], cfg["baseline_until"])
-        )
-        if best is None or cpu < best[0]:
-            best = (cpu, wall, events)
-    cpu, wall, events = best
-    return {
-        "processes": cfg["baseline_processes"],
-        "until": cfg["baseline_until"],
-        "events": events,
-        "cpu_s": cpu,
-        "wall_s": wall,
-        "us_per_event": 1e6 * cpu / events,
-        "load": load(),
+def baseline_once(processes: int, until: int) -> tuple[float, float, int]:
+    return clocks(lambda: simpy_loop(processes, until))
+
+
+def baseline(cfg: dict[str, Any], repeat: int = 5) -> dict[str, Any]:
+    """Best of `repeat` (interleaved) of a small loop (the reference of every ratio: a queue
+    as short as the default scenario's) and a large one (10,000 processes: what a deep event
+    queue costs SimPy itself)."""
+    sizes = {
+        "small": (cfg["baseline_processes"], cfg["baseline_until"]),
+        "large": (cfg["baseline_large_processes"], cfg["baseline_large_until"]),
     }
+    best: dict[str, tuple[float, float, int]] = {}
+    for _ in range(repeat):
+        for key, (processes, until) in sizes.items():
+            run = baseline_once(processes, until)
+            if key not in best or run[0] < best[key][0]:
+                best[key] = run
+    out: dict[str, Any] = {"load": load()}
+    for key, (processes, until) in sizes.items():
+        cpu, wall, events = best[key]
+        out[key] = {
+            "processes": processes,
+            "until": until,
+            "events": events,
+            "cpu_s": cpu,
+            "wall_s": wall,
+            "us_per_event": 1e6 * cpu / events,
+        }
+    out["us_per_event"] = out["small"]["us_per_event"]
+    return out
 
 
 # --- 2. the default scenario ------------------------------------------------------------------
@@ -202,25 +225,39 @@ def engine_run(scenario, record: bool, freeze_world: bool = False) -> dict[str, 
     }
 
 
-def default_scenario(cfg: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
+def default_scenario(cfg: dict[str, Any]) -> dict[str, Any]:
+    """Runs with and without the trace, interleaved with the small baseline loop (so both see
+    the same machine); best of `default_repeat` each."""
     from timeline.io.loader import load_scenario
 
     scenario = load_scenario()
     scenario.variant(0)  # the posterior set of replicate 0, built once (cached)
+    engine_run(scenario, True)  # warm-up: one-time caches
     out: dict[str, Any] = {"firms": len(scenario.firms), "branch": BRANCH, "load": load()}
-    for record in (True, False):
-        runs = [engine_run(scenario, record) for _ in range(cfg["default_repeat"])]
-        best = min(runs, key=lambda r: r["cpu_s"])
-        changes = best["records"] if record else best["changes"]
-        per_event = 1e6 * best["cpu_s"] / best["events"]
-        per_change = 1e6 * best["cpu_s"] / changes
-        out["record" if record else "no_record"] = {
-            **best,
+    best: dict[str, Any] = {}
+    base_best = None
+    for _ in range(cfg["default_repeat"]):
+        run = baseline_once(cfg["baseline_processes"], cfg["baseline_until"])
+        if base_best is None or run[0] < base_best[0]:
+            base_best = run
+        for record in (True, False):
+            key = "record" if record else "no_record"
+            result = engine_run(scenario, record)
+            if key not in best or result["cpu_s"] < best[key]["cpu_s"]:
+                best[key] = result
+    base_us = 1e6 * base_best[0] / base_best[2]
+    out["baseline_us_per_event"] = base_us
+    for key, result in best.items():
+        changes = result["records"] if key == "record" else result["changes"]
+        per_event = 1e6 * result["cpu_s"] / result["events"]
+        per_change = 1e6 * result["cpu_s"] / changes
+        out[key] = {
+            **result,
             "state_changes": changes,
             "us_per_event": per_event,
             "us_per_change": per_change,
-            "ratio_per_event": per_event / base["us_per_event"],
-            "ratio_per_change": per_change / base["us_per_event"],
+            "ratio_per_event": per_event / base_us,
+            "ratio_per_change": per_change / base_us,
         }
     return out
 
@@ -250,24 +287,36 @@ def child_size(n: int, modes: list[str], repeat: int) -> dict[str, Any]:
     out["links"] = sum(len(f.suppliers) for f in scenario.firms)
     warm_up(base, scenario)
     out["rss_before_run_mb"] = maxrss_mb()
-    for mode in modes:
-        best = None
-        for _ in range(repeat):
+    best: dict[str, dict[str, Any]] = {}
+    base_best = None
+    thresholds = gc.get_threshold()
+    for _ in range(repeat):
+        run = baseline_once(100, 2_000)
+        if base_best is None or run[0] < base_best[0]:
+            base_best = run
+        for mode in modes:  # interleaved: every mode sees the same machine
             gc.collect()
             if mode == "freeze":
                 gc.freeze()
             elif mode == "disable":
                 gc.disable()
+            elif mode == "threshold":
+                gc.set_threshold(100_000, 50, 100)
             try:
                 run = engine_run(scenario, record=False, freeze_world=mode == "freeze_world")
             finally:
                 gc.enable()
                 gc.unfreeze()
-            if best is None or run["cpu_s"] < best["cpu_s"]:
-                best = run
-        best["us_per_change"] = 1e6 * best["cpu_s"] / best["changes"]
-        best["us_per_event"] = 1e6 * best["cpu_s"] / best["events"]
-        out[mode] = best
+                gc.set_threshold(*thresholds)
+            if mode not in best or run["cpu_s"] < best[mode]["cpu_s"]:
+                best[mode] = run
+    base_us = 1e6 * base_best[0] / base_best[2]
+    out["baseline_us_per_event"] = base_us
+    for mode, run in best.items():
+        run["us_per_change"] = 1e6 * run["cpu_s"] / run["changes"]
+        run["us_per_event"] = 1e6 * run["cpu_s"] / run["events"]
+        run["ratio_per_change"] = run["us_per_change"] / base_us
+        out[mode] = run
     out["maxrss_mb"] = maxrss_mb()
     out["load"] = load()
     return out
@@ -327,8 +376,8 @@ def in_subprocess(args: list[str], timeout: float) -> dict[str, Any]:
 def scaling(cfg: dict[str, Any], quick: bool) -> list[dict[str, Any]]:
     rows = []
     for n in cfg["sizes"]:
-        modes = ["default", *GC_MODES] if n in cfg["gc_sizes"] else ["default"]
-        repeat = 1 if quick or n > 4300 else (3 if n > 430 else 10)
+        modes = ["default", *(GC_MODES if n in cfg["gc_sizes"] else GC_MODES_LARGE)]
+        repeat = 1 if quick else REPEATS.get(n, 1)
         row = in_subprocess(
             ["--child", "size", "--n", str(n), "--modes", ",".join(modes), "--repeat", str(repeat)],
             timeout=3600,
@@ -342,8 +391,9 @@ def scaling(cfg: dict[str, Any], quick: bool) -> list[dict[str, Any]]:
         extra = "  ".join(f"{m} {row[m]['us_per_change']:.1f}" for m in GC_MODES if m in row)
         say(
             f"  {n:>9,} firms: {d['changes']:>9,} changes {d['events']:>9,} events "
-            f"{d['us_per_change']:7.1f} us/change (x{d['us_per_change'] / first:.2f} of 43)  "
-            f"{extra}  run wall {d['wall_s']:.1f} s  peak {row['maxrss_mb']:.0f} MB"
+            f"{d['us_per_change']:7.1f} us/change (x{d['us_per_change'] / first:.2f} of 43; "
+            f"x{d['ratio_per_change']:.0f} of this process's baseline event)  {extra}  "
+            f"run wall {d['wall_s']:.1f} s  peak {row['maxrss_mb']:.0f} MB"
         )
     return rows
 
@@ -425,10 +475,18 @@ def suite(quick: bool, out_path: Path) -> dict[str, Any]:
 
     say("1. baseline: bare SimPy loop (timeouts and interrupts)")
     base = section(results, "baseline", out_path, lambda: baseline(cfg))
-    say(f"  {base['events']:,} events, {base['us_per_event']:.2f} us CPU per event")
+    for key in ("small", "large"):
+        b = base.get(key)
+        if b:
+            say(
+                f"  {b['processes']:,} processes: {b['events']:,} events, "
+                f"{b['us_per_event']:.2f} us CPU per event"
+            )
 
     say(f"2. default scenario, branch {BRANCH} (ratio to the baseline's cost per event)")
-    default = section(results, "default", out_path, lambda: default_scenario(cfg, base))
+    default = section(results, "default", out_path, lambda: default_scenario(cfg))
+    if "baseline_us_per_event" in default:
+        say(f"  baseline (interleaved): {default['baseline_us_per_event']:.2f} us per event")
     for key, label in (("record", "record=True "), ("no_record", "record=False")):
         if key not in default:
             continue
