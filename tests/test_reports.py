@@ -12,6 +12,7 @@ import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
 
+import numpy as np
 import openpyxl
 import pandas as pd
 import pyarrow as pa
@@ -24,15 +25,17 @@ from timeline.cli import app
 from timeline.io.output import csv_bytes
 from timeline.reports import fmt
 from timeline.reports.charts import order_plants, plants, write_charts
-from timeline.reports.export import parquet_bytes, read_table, xlsx_bytes
+from timeline.reports.export import parquet_bytes, read_table, xlsx_bytes, xlsx_for
 from timeline.reports.files import load
 from timeline.reports.html import build_report
+from timeline.results.tables import COMPARE_COLUMNS, FIRM_COLUMNS, STOPPAGE_COLUMNS
 
 REPORTS = Path(__file__).resolve().parent.parent / "timeline" / "reports"
 CHARTS = {
     "stopped",
     "value_lost",
     "policy",
+    "flows",
     *(f"stopped_share_{b}" for b in BRANCHES),
     "buffers_decouple",
     "tornado_decouple",
@@ -113,11 +116,72 @@ def test_read_table_types(tmp_path):
 
 
 def test_load_orders_branches_as_compare(built):
-    """Branches come in compare.csv's order; every table present is read."""
+    """Branches come in compare.csv's order; every table present is read; buffers.csv is at
+    the top, its rows found by branch; state.csv (an input for --from) is left out."""
     outputs = load(built)
     assert [b.id for b in outputs.branches] == list(BRANCHES)
-    assert "buffers" in outputs.branches[-1].tables
-    assert "buffers" not in outputs.branches[0].tables
+    assert {"compare", "paired", "buffers", "sensitivity"} <= set(outputs.tables)
+    history, decouple = outputs.branches[0], outputs.branches[-1]
+    assert {"flows", "flows_bands"} <= set(decouple.tables)
+    assert outputs.buffers(decouple) is not None and outputs.buffers(history) is None
+    assert (built / "history" / "state.csv").is_file() and "state" not in history.tables
+    flows = decouple.table("flows_bands")
+    assert pd.api.types.is_datetime64_any_dtype(flows["month"])
+    assert flows["destination"].dtype == object
+
+
+def _names(text: str) -> list[str]:
+    return text.split(",")
+
+
+def test_fixture_writes_the_real_contract(built, tmp_path):
+    """The fixture's headers are the engine's: the single-run tables from its column lists,
+    the ensemble tables as the engine writes them."""
+
+    def header(path: str) -> list[str]:
+        return (built / path).read_text(encoding="utf-8").splitlines()[0].split(",")
+
+    assert header("decouple/firms.csv") == FIRM_COLUMNS
+    assert header("decouple/stoppages.csv") == STOPPAGE_COLUMNS
+    stems = ["first_stop", "peak_firms_stopped", "value_added_lost_usd", "first_stop_since_branch",
+             "peak_firms_stopped_since_branch", "value_added_lost_since_branch_usd",
+             "firms_ever_stopped"]  # fmt: skip
+    compare = ["branch", "title", "runs", *[f"{s}_q{q}" for s in stems for q in (10, 50, 90)]]
+    assert header("compare.csv") == [*compare, "p_any_stop_since_branch"]
+    assert header("paired.csv") == _names("branch,versus,metric,q10,q50,q90,mean,p_worse")
+    assert header("decouple/runs.csv") == _names(
+        "run,seed,first_stop_date,peak_firms_stopped,value_added_lost_usd,"
+        "first_stop_since_branch_date,peak_firms_stopped_since_branch,"
+        "value_added_lost_since_branch_usd,firms_ever_stopped"
+    )
+    assert header("decouple/flows_bands.csv") == ["month", "destination", "q10", "q50", "q90"]
+    assert header("decouple/flows.csv") == ["month", "destination", "flow_index"]
+    assert header("buffers.csv") == _names(
+        "firm_id,branch,confidence,days_of_cover_now,days_needed,multiple,p_stop_now,"
+        "p_stop_at_answer,runs,tolerance"
+    )
+    assert header("sensitivity.csv") == _names(
+        "branch,parameter,low_label,high_label,metric,baseline,value_at_low,value_at_high,"
+        "effect,note"
+    )
+    bands = read_table(built / "decouple" / "bands.csv")
+    assert set(bands["metric"]) == {
+        "firms_stopped",
+        "firms_at_risk",
+        "value_added_lost_usd",
+        "cumulative_value_added_lost_usd",
+    }
+    timeline = header("decouple/timeline.csv")
+    assert timeline[-6:] == [
+        "firms_stopped",
+        "firms_curtailed",
+        "firms_at_risk",
+        "output_lost_usd",
+        "value_added_lost_usd",
+        "cumulative_value_added_lost_usd",
+    ]
+    one = write_outputs(tmp_path / "one", runs=1)
+    assert (one / "compare.csv").read_text().splitlines()[0].split(",") == COMPARE_COLUMNS
 
 
 def test_group_first_then_sectors(built):
@@ -201,20 +265,28 @@ def test_report_opens_with_each_branch_answer(built, page):
     answer = page[page.index('id="answer"') : page.index('id="key-dates"')]
     assert page.index('id="answer"') < page.index('id="charts"') < page.index('id="method"')
     for row in compare.to_dict("records"):
-        lost = "output_lost_since_branch_usd"
-        peak = "peak_firms_stopped_since_branch"
-        expected = [
-            fmt.band(row[f"{lost}_q50"], row[f"{lost}_q10"], row[f"{lost}_q90"], fmt.money),
-            fmt.band(row[f"{peak}_q50"], row[f"{peak}_q10"], row[f"{peak}_q90"]),
-            fmt.band(row["output_lost_usd_q50"], row["output_lost_usd_q10"],
-                     row["output_lost_usd_q90"], fmt.money),
-        ]  # fmt: skip
+        expected = []
+        for stem, show in (
+            ("value_added_lost_since_branch_usd", fmt.money),
+            ("peak_firms_stopped_since_branch", fmt.count),
+            ("value_added_lost_usd", fmt.money),
+            ("firms_ever_stopped", fmt.count),
+        ):
+            q10, q50, q90 = (row[f"{stem}_q{q}"] for q in (10, 50, 90))
+            expected.append(fmt.band(q50, q10, q90, show))
+        expected.append(fmt.share(row["p_any_stop_since_branch"]))
         for text in expected:
             assert html.escape(text) in answer, (row["branch"], text)
+    assert "Value added lost" in answer and "Value of output lost" not in answer
+    # paired.csv has both directions; each pair is shown once, the worse branch first
     paired = read_table(built / "paired.csv")
-    first = paired.iloc[0]
-    text = fmt.band(first["q50"], first["q10"], first["q90"], fmt.signed_money)
-    assert html.escape(text) in answer
+    main = paired[paired["metric"] == "value_added_lost_since_branch_usd"]
+    for row in main.to_dict("records"):
+        shown = f"<b>{row['branch']}</b> minus {row['versus']}" in answer
+        assert shown == (row["q50"] > 0), row
+        if shown:
+            text = fmt.band(row["q50"], row["q10"], row["q90"], fmt.signed_money)
+            assert html.escape(text) in answer
 
 
 def test_report_escapes_text_from_files(page):
@@ -230,8 +302,12 @@ def test_report_method_section(page):
     software versions, what the model leaves out."""
     method = page[page.index('id="method"') :]
     for text in (
-        "triangular(30, 45, 60)",
+        "triangular(0.5, 1, 1.5)",
         "MOFCOM: 45 working days",
+        "export_pipeline_days",
+        "licence_valid_days",
+        "value_added_share[automotive-oem]",
+        "draw the calibrated parameter sets",
         "timeline simulate --branch all --runs 40",
         "simpy",
         "4.1.1",
@@ -263,14 +339,16 @@ def test_one_run_where_present(tmp_path):
     result = CliRunner().invoke(app, ["report", str(out), "--excel", "--parquet"])
     assert result.exit_code == 0, result.output
     names = {p.name for p in (out / "charts").iterdir()}
-    expected = {"stopped", "value_lost", "policy", "stopped_share_decouple"}
+    expected = {"stopped", "value_lost", "policy", "flows", "stopped_share_decouple"}
     assert names == {f"{n}.{kind}" for n in expected for kind in ("png", "svg")} | {"notes.txt"}
     page = (out / "report.html").read_text(encoding="utf-8")
     assert "One run per branch" in page
     assert 'id="buffers"' not in page and 'id="sensitivity"' not in page
     timeline = read_table(out / "decouple" / "timeline.csv")
-    lost = fmt.money(timeline["output_lost_usd"].sum())
-    assert lost in page[page.index('id="answer"') : page.index('id="key-dates"')]
+    answer = page[page.index('id="answer"') : page.index('id="key-dates"')]
+    assert fmt.money(timeline["value_added_lost_usd"].sum()) in answer
+    assert fmt.money(timeline["output_lost_usd"].sum()) in answer  # gross, as a second line
+    assert "episodes of reduced output" in page
     book = openpyxl.load_workbook(out / "report.xlsx", read_only=True)
     assert "decouple timeline" in book.sheetnames and "summary decouple" in book.sheetnames
     parquet = pq.read_table(out / "parquet" / "decouple" / "timeline.parquet")
@@ -281,10 +359,55 @@ def test_single_branch_ensemble_answer_from_runs(tmp_path):
     """No compare.csv (one branch of an ensemble): the answer comes from runs.csv."""
     out = write_outputs(tmp_path / "one", runs=40, branches=("decouple",), optional=False)
     page = build_report(out, charts={}).decode("utf-8")
-    runs = read_table(out / "decouple" / "runs.csv")["output_lost_since_branch_usd"]
-    q10, q50, q90 = (float(runs.quantile(q)) for q in (0.1, 0.5, 0.9))
-    assert html.escape(fmt.band(q50, q10, q90, fmt.money)) in page
+    runs = read_table(out / "decouple" / "runs.csv")
+    lost = runs["value_added_lost_since_branch_usd"].to_numpy(dtype=float)
+    q10, q50, q90 = (np.quantile(lost, q, method="inverted_cdf") for q in (0.1, 0.5, 0.9))
+    answer = page[page.index('id="answer"') : page.index('id="key-dates"')]
+    assert html.escape(fmt.band(q50, q10, q90, fmt.money)) in answer
+    chance = runs["first_stop_since_branch_date"].notna().mean()
+    assert f"<td class=num>{fmt.share(chance)}</td>" in answer
     assert 'id="charts"' not in page
+    # the answer of an ensemble never takes run.json's summary (one replayed run)
+    assert "Gross output lost" not in answer
+
+
+def test_one_run_all_branches_answer_from_compare(tmp_path):
+    """`--runs 1 --branch all`: compare.csv has the single run's columns; the answer shows
+    them (value added, and gross output lost as a second line)."""
+    out = write_outputs(tmp_path / "one", runs=1)
+    page = build_report(out, charts={}).decode("utf-8")
+    answer = page[page.index('id="answer"') : page.index('id="key-dates"')]
+    for row in read_table(out / "compare.csv").to_dict("records"):
+        for column in ("value_added_lost_since_branch_usd", "value_added_lost_usd"):
+            assert fmt.money(row[column]) in answer, (row["branch"], column)
+        assert fmt.money(row["output_lost_usd"]) in answer
+        assert fmt.count(row["firms_ever_stopped"]) in answer
+
+
+def test_buffers_and_sensitivity_sections(built, page):
+    """buffers.csv rows of a branch (a blank days_needed is "not found"); sensitivity rows
+    formatted by their metric, a setting that breaks the scenario shown with its note."""
+    buffers = page[page.index('id="buffers"') : page.index('id="sensitivity"')]
+    assert "Branch decouple at 90% confidence" in buffers
+    assert "not found" in buffers and "8.8x" in buffers
+    assert "40 paired runs per candidate; multiple found to 5%" in buffers
+    sensitivity = page[page.index('id="sensitivity"') : page.index('id="method"')]
+    assert "value added lost since the branch point (P50)" in sensitivity
+    assert "setting breaks the scenario" in sensitivity
+    assert "$16.0bn" in sensitivity and "-$6.0bn" in sensitivity
+
+
+def test_buffers_in_a_branch_folder_still_drawn(tmp_path):
+    """A buffers.csv inside the branch folder (the draft layout) is read too."""
+    out = write_outputs(tmp_path / "old")
+    (out / "buffers.csv").rename(out / "decouple" / "buffers.csv")
+    outputs = load(out)
+    assert outputs.table("buffers") is None
+    assert outputs.buffers(outputs.branches[-1]) is not None
+    charts = write_charts(out)
+    assert "charts/buffers_decouple.png" in charts
+    page = build_report(out, charts=charts).decode("utf-8")
+    assert 'id="buffers"' in page
 
 
 def test_unknown_group_is_an_error(built):
@@ -343,6 +466,9 @@ def test_workbook(built):
     }
     data = xlsx_bytes(tables, {"decouple": decouple.meta})
     assert data == xlsx_bytes(tables, {"decouple": decouple.meta})  # deterministic
+    whole = openpyxl.load_workbook(io.BytesIO(xlsx_for(outputs)), read_only=True).sheetnames
+    assert {"buffers", "sensitivity", "decouple flows_bands"} <= set(whole)
+    assert "history state" not in whole
     book = openpyxl.load_workbook(io.BytesIO(data))
     assert book.sheetnames == ["compare", "decouple firm_risk", "decouple runs", "summary decouple"]
     sheet = book["decouple firm_risk"]
@@ -363,8 +489,9 @@ def test_workbook(built):
 
 
 @pytest.mark.parametrize(
-    "name", ["compare.csv", "paired.csv", "decouple/firm_risk.csv", "decouple/bands.csv",
-             "decouple/stoppages.csv", "decouple/timeline.csv"],
+    "name", ["compare.csv", "paired.csv", "buffers.csv", "sensitivity.csv",
+             "decouple/firm_risk.csv", "decouple/bands.csv", "decouple/stoppages.csv",
+             "decouple/timeline.csv", "decouple/flows_bands.csv", "decouple/firms.csv"],
 )  # fmt: skip
 def test_parquet_round_trip(built, name):
     """Parquet holds the CSV's values with proper types: date32 dates, dictionary ids."""
@@ -375,7 +502,7 @@ def test_parquet_round_trip(built, name):
         kind = table.schema.field(column).type
         if pd.api.types.is_datetime64_any_dtype(frame[column]):
             assert kind == pa.date32(), column
-        if column in ("firm_id", "branch", "metric"):
+        if column in ("firm_id", "branch", "metric", "destination"):
             assert pa.types.is_dictionary(kind), column
     back = table.to_pandas()
     for column in frame.columns:
@@ -415,6 +542,9 @@ def test_fixture_is_realistic(built):
         pd.testing.assert_frame_equal(frame, before[0])
     runs = read_table(built / "decouple" / "runs.csv")
     lost = bands["decouple"]
-    final = lost[lost["metric"] == "cumulative_output_lost_usd"].iloc[-1]
-    assert runs["output_lost_usd"].min() <= final["q50"] <= runs["output_lost_usd"].max()
+    final = lost[lost["metric"] == "cumulative_value_added_lost_usd"].iloc[-1]
+    values = runs["value_added_lost_usd"]
+    assert values.min() <= final["q50"] <= values.max()
     assert dt.date(2026, 12, 31) == final["date"].date()
+    compare = read_table(built / "compare.csv").set_index("branch")
+    assert compare.at["decouple", "value_added_lost_usd_q50"] in set(values)  # inverted_cdf

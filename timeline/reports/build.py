@@ -14,7 +14,7 @@ from timeline.reports.html import render_report
 
 #: The names of the charts this package draws (others in charts/ are never touched).
 CHART_FILE = re.compile(
-    r"^(stopped|value_lost|policy|(stopped_share|buffers|tornado)_[A-Za-z0-9_-]+)\.(png|svg)$"
+    r"^(stopped|value_lost|policy|flows|(stopped_share|buffers|tornado)_[A-Za-z0-9_-]+)\.(png|svg)$"
 )
 
 

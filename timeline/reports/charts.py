@@ -4,13 +4,18 @@ Charts (each where its files are present):
 
 - `charts/stopped` plants stopped over time, every branch on one plot: median line and
   P10-P90 band (bands.csv), or the single run (timeline.csv);
-- `charts/value_lost` cumulative value lost per branch, the same way;
+- `charts/value_lost` cumulative value added lost per branch (each plant's own share of the
+  output it could not make, so a part is not counted again inside the product), the same way;
 - `charts/stopped_share_<branch>` per plant, the share of runs stopped each day, a heat strip
-  per plant (a probabilistic Gantt; one run: stopped or not), plants grouped by sector, a
-  chosen `group` first;
+  per plant (a probabilistic Gantt; one run: its episodes of reduced output, darker for a
+  deeper cut), plants grouped by sector, a chosen `group` first;
 - `charts/policy` per branch: US and Chinese tariffs, number of licensed elements, and when
   the extraterritorial rule is on;
-- `charts/buffers_<branch>` days of cover needed vs now (buffers.csv);
+- `charts/flows` the monthly flow index of Chinese rare earths (share of normal supply
+  delivered), world and US, in the history branch (flows_bands.csv: P50 and P10-P90; one run:
+  flows.csv);
+- `charts/buffers_<branch>` days of cover needed vs now (buffers.csv at the top of the output
+  folder, rows of that branch; or a buffers.csv in the branch folder);
 - `charts/tornado_<branch>` the parameters that move the result most (sensitivity.csv).
 
 Readable in black and white: each branch has its own line style and hatch besides its colour
@@ -28,6 +33,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import matplotlib as mpl
 import matplotlib.dates as mdates
@@ -178,8 +184,11 @@ def _marks_height(items: list[Mark]) -> float:
     return (len(items) * 10 + 6) * _PT if items else 0.0
 
 
-def _draw_marks(ax: Axes, items: list[Mark], labels: bool = True, color: str = "#222") -> None:
-    """Vertical lines at the marks, labelled above the axes (call after the x limits are set)."""
+def _draw_marks(
+    ax: Axes, items: list[Mark], labels: bool = True, color: str = "#222", lift: float = 0
+) -> None:
+    """Vertical lines at the marks, labelled above the axes (call after the x limits are set);
+    `lift` points more above it (to clear an axes title)."""
     for i, mark in enumerate(items):
         x = mdates.date2num(mark.date)
         width, style_ = (1.3, "-") if mark.branch_point else (0.8, (0, (4, 2)))
@@ -192,7 +201,7 @@ def _draw_marks(ax: Axes, items: list[Mark], labels: bool = True, color: str = "
                 mark.label,
                 xy=(x, 1.0),
                 xycoords=("data", "axes fraction"),
-                xytext=(0, 3 + 10 * row),
+                xytext=(0, 3 + lift + 10 * row),
                 textcoords="offset points",
                 fontsize=7,
                 ha="right" if right else "left",
@@ -278,6 +287,15 @@ def span(outputs: Outputs) -> tuple[dt.date | None, dt.date | None]:
 
 
 # --- (a), (b): fan charts ---------------------------------------------------------------
+
+
+def has_metric(branch: Branch, metric: str) -> bool:
+    """Whether bands.csv or timeline.csv of a branch holds this metric."""
+    bands = branch.table("bands")
+    if bands is not None and "metric" in bands.columns and (bands["metric"] == metric).any():
+        return True
+    timeline = branch.table("timeline")
+    return timeline is not None and metric in timeline.columns
 
 
 def _series(branch: Branch, metric: str) -> tuple[pd.DataFrame, bool] | None:
@@ -417,16 +435,20 @@ def stopped_chart(outputs: Outputs) -> dict[str, bytes]:
     )
 
 
+#: The cumulative money metric of bands.csv and timeline.csv, and its labels; the last is the
+#: draft contract's name, read only when a folder has nothing newer.
+VALUE_METRICS = (
+    ("cumulative_value_added_lost_usd", "Cumulative value added lost", "value added lost (USD)"),
+    ("cumulative_output_lost_usd", "Cumulative value of output lost", "output lost (USD)"),
+)
+
+
 def value_lost_chart(outputs: Outputs) -> dict[str, bytes]:
-    """(b) Cumulative value of output lost per branch."""
-    return _fan(
-        outputs,
-        "cumulative_output_lost_usd",
-        "value_lost",
-        "Cumulative value of output lost",
-        "output lost (US dollars)",
-        money=True,
-    )
+    """(b) Cumulative value added lost per branch."""
+    for metric, title, ylabel in VALUE_METRICS:
+        if any(has_metric(b, metric) for b in outputs.branches):
+            return _fan(outputs, metric, "value_lost", title, ylabel, money=True)
+    return {}
 
 
 # --- (c): probabilistic Gantt ----------------------------------------------------------
@@ -481,6 +503,16 @@ def share_matrix(branch: Branch, ids: list[str], start: dt.date, days: int) -> n
             fill(str(row.firm_id), row.start_date, row.end_date, float(row.share_stopped))
         return matrix
     stoppages = branch.table("stoppages")
+    if stoppages is not None and {"firm_id", "start_date", "full_output_date"} <= set(stoppages):
+        # episodes of reduced output, shaded by their deepest cut (1: stopped at some point)
+        has_rate = "min_output_rate" in stoppages.columns
+        for row in stoppages.itertuples(index=False):
+            end = row.full_output_date
+            last = end - pd.Timedelta(days=1) if pd.notna(end) else None
+            rate = float(row.min_output_rate) if has_rate else 0.0
+            cut = 1.0 - (rate if np.isfinite(rate) else 0.0)
+            fill(str(row.firm_id), row.start_date, last, min(max(cut, 0.0), 1.0))
+        return matrix
     if stoppages is not None and {"firm_id", "stop_date", "restart_date"} <= set(stoppages):
         for row in stoppages.itertuples(index=False):
             last = row.restart_date - pd.Timedelta(days=1) if pd.notna(row.restart_date) else None
@@ -544,22 +576,20 @@ def stopped_share_chart(outputs: Outputs, branch: Branch, group: str | None) -> 
             ax.axhline(i, color="#888", linewidth=0.6)
     _date_axis(ax, start, end)
     _draw_marks(ax, items, color="#000")
-    if branch.table("stopped_share") is not None:
-        cax = fig.add_axes((0.55, 0.22 / height, 0.4, 0.1 / height))
-        bar = fig.colorbar(image, cax=cax, orientation="horizontal")
-        bar.set_label("share of runs in which the plant is stopped", fontsize=7.5)
-        bar.ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt.share(v)))
-        bar.ax.tick_params(labelsize=7)
-        what = "share of runs stopped"
-    else:
-        fig.legend(
-            [Patch(facecolor=HEAT(1.0))],
-            ["stopped"],
-            loc="lower right",
-            bbox_to_anchor=(0.99, 0.02),
-        )
-        what = "stopped (one run)"
-    _title(fig, f"When each plant stops: {branch.id}", f"{_short(branch.title, 60)}; {what}{note}")
+    ensemble = branch.table("stopped_share") is not None
+    cax = fig.add_axes((0.55, 0.22 / height, 0.4, 0.1 / height))
+    bar = fig.colorbar(image, cax=cax, orientation="horizontal")
+    bar.set_label(
+        "share of runs in which the plant is stopped"
+        if ensemble
+        else "deepest cut of output in the episode (100%: stopped)",
+        fontsize=7.5,
+    )
+    bar.ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt.share(v)))
+    bar.ax.tick_params(labelsize=7)
+    what = "share of runs stopped" if ensemble else "one run: episodes of reduced output"
+    head = "When each plant stops" if ensemble else "When each plant runs short"
+    _title(fig, f"{head}: {branch.id}", f"{_short(branch.title, 60)}; {what}{note}")
     return _save(fig, f"stopped_share_{slug(branch.id)}")
 
 
@@ -574,9 +604,11 @@ def policy_chart(outputs: Outputs) -> dict[str, bytes]:
         return {}
     items = marks(outputs.branches)
     panel = 1.7
-    height = 0.95 + _marks_height(items) + panel * len(branches) + 0.35 * (len(branches) - 1)
+    lift = 13  # points between the first panel's title and the mark labels above it
+    head = 0.95 + _marks_height(items) + lift * _PT
+    height = head + panel * len(branches) + 0.35 * (len(branches) - 1) + 0.45
     fig = _figure(10, height)
-    _layout(fig, 0.85, 0.85, 0.95 + _marks_height(items), 0.45)
+    _layout(fig, 0.85, 0.85, head, 0.45)
     axes = fig.subplots(len(branches), 1, sharex=True, squeeze=False)[:, 0]
     fig.subplots_adjust(hspace=0.35 * len(branches) / max(1, height - 1.4))
     start, end = span(outputs)
@@ -623,7 +655,7 @@ def policy_chart(outputs: Outputs) -> dict[str, bytes]:
             )
         ax.set_title(f"{branch.id}: {_short(branch.title, 60)}", loc="left", fontsize=9)
         _date_axis(ax, start, end)
-        _draw_marks(ax, items, labels=n == 0)
+        _draw_marks(ax, items, labels=n == 0, lift=lift)
     handles = [
         mpl.lines.Line2D([], [], color=OKABE_ITO[0], lw=1.6),
         mpl.lines.Line2D([], [], color=OKABE_ITO[1], lw=1.6, ls="--"),
@@ -652,30 +684,198 @@ def _element_count(frame: pd.DataFrame) -> np.ndarray:
     return np.array([len(v.split()) for v in values], dtype=float)
 
 
-# --- (e): buffers and sensitivity --------------------------------------------------------
+# --- (e): flows --------------------------------------------------------------------------
+
+#: Destinations drawn in the flows chart, with their line style index.
+FLOW_DESTINATIONS = ("world", "US")
 
 
-def buffers_chart(branch: Branch) -> dict[str, bytes]:
-    """(e) Days of cover needed vs held now, per plant (buffers.csv)."""
-    table = branch.table("buffers")
+def _flows_branch(outputs: Outputs) -> Branch | None:
+    """The branch whose flows are drawn: history if it has them, else the first that does."""
+    have = [b for b in outputs.branches if _flow_series(b, "world") or _flow_series(b, "US")]
+    for branch in have:
+        if branch.id == "history":
+            return branch
+    return have[0] if have else None
+
+
+def _flow_series(branch: Branch, destination: str) -> tuple[pd.DataFrame, bool] | None:
+    """(month, q10, q50, q90) of one destination: flows_bands.csv, else flows.csv (one run)."""
+    bands = branch.table("flows_bands")
+    if bands is not None and {"month", "destination", "q50"} <= set(bands.columns):
+        rows = bands[bands["destination"].astype(str) == destination]
+        rows = rows[rows["month"].notna()].sort_values("month", kind="stable")
+        if not rows.empty:
+            frame = rows[["month", "q50"]].astype({"q50": float}).reset_index(drop=True)
+            banded = {"q10", "q90"} <= set(rows.columns) and branch.runs > 1
+            for q in ("q10", "q90"):
+                source = rows[q] if banded else rows["q50"]
+                frame[q] = source.astype(float).to_numpy()
+            return frame, banded
+    flows = branch.table("flows")
+    if flows is not None and {"month", "destination", "flow_index"} <= set(flows.columns):
+        rows = flows[flows["destination"].astype(str) == destination]
+        rows = rows[rows["month"].notna()].sort_values("month", kind="stable")
+        if not rows.empty:
+            frame = rows[["month"]].reset_index(drop=True)
+            values = rows["flow_index"].astype(float).to_numpy()
+            frame["q50"] = frame["q10"] = frame["q90"] = values
+            return frame, False
+    return None
+
+
+def _month_steps(frame: pd.DataFrame) -> tuple[np.ndarray, pd.DataFrame]:
+    """Month starts plus the start of the month after the last, and the values repeated once
+    more at the end, for a step drawing that covers the last month too."""
+    months = frame["month"].to_numpy(dtype="datetime64[D]")
+    after = (pd.Timestamp(months[-1]) + pd.offsets.MonthBegin(1)).to_datetime64()
+    x = np.append(months, np.datetime64(after, "D"))
+    values = pd.concat([frame, frame.iloc[[-1]]], ignore_index=True)
+    return x, values
+
+
+def flows_chart(outputs: Outputs) -> dict[str, bytes]:
+    """(e) The monthly flow index of Chinese rare earths, world and US, in one branch."""
+    branch = _flows_branch(outputs)
+    if branch is None:
+        return {}
+    series = [(d, _flow_series(branch, d)) for d in FLOW_DESTINATIONS]
+    series = [(d, s) for d, s in series if s is not None]
+    items = [m for m in marks([branch]) if m.branch_point]
+    top_margin, bottom_margin = 0.62 + _marks_height(items), 0.72
+    fig = _figure(10, 3.75 + _marks_height(items))
+    _layout(fig, 0.85, 1.2, top_margin, bottom_margin)
+    axes_height = fig.get_size_inches()[1] - top_margin - bottom_margin
+    ax = fig.add_subplot()
+    handles: list[object] = []
+    names: list[str] = []
+    labels = []
+    top = 1.2
+    banded_any = False
+    for index, (destination, (frame, banded)) in enumerate(series):
+        st = style(index)
+        x, values = _month_steps(frame)
+        if banded:
+            banded_any = True
+            ax.fill_between(
+                x,
+                values["q10"].to_numpy(dtype=float),
+                values["q90"].to_numpy(dtype=float),
+                facecolor=mpl.colors.to_rgba(st.color, 0.13),
+                edgecolor=mpl.colors.to_rgba(st.color, 0.5),
+                hatch=st.hatch,
+                linewidth=0,
+                step="post",
+                zorder=2,
+            )
+        y = values["q50"].to_numpy(dtype=float)
+        ax.step(x, y, where="post", color=st.color, linestyle=st.linestyle, lw=1.8, zorder=3)
+        top = max(top, float(np.nanmax(values["q90"].to_numpy(dtype=float))) * 1.08)
+        labels.append((float(y[-1]), f"{destination} {y[-1] * 100:.0f}%", st.color))
+        line = mpl.lines.Line2D([], [], color=st.color, linestyle=st.linestyle, linewidth=1.8)
+        handles.append(_band_handle(st.color, st.hatch, line) if banded else line)
+        names.append("world (all buyers)" if destination == "world" else f"{destination} buyers")
+    ax.axhline(1.0, color="#555", linewidth=0.8, zorder=1.6)
+    ax.annotate(
+        "normal supply",
+        xy=(0.0, 1.0),
+        xycoords=("axes fraction", "data"),
+        xytext=(3, 2),
+        textcoords="offset points",
+        fontsize=7,
+        color="#333",
+        va="bottom",
+    )
+    start, end = span(outputs)
+    _date_axis(ax, start, end)
+    ax.set_ylim(0, top)
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _pos: f"{value * 100:.0f}%"))
+    ax.set_ylabel("share of normal supply")
+    _draw_marks(ax, items)
+    ax.legend(
+        handles,
+        names,
+        loc="upper left",
+        bbox_to_anchor=(0, -0.36 / axes_height),
+        ncols=2,
+        handlelength=3,
+        borderaxespad=0,
+    )
+    _end_labels(ax, labels)
+    what = (
+        f"median line, P10-P90 band over {branch.runs} runs"
+        if banded_any
+        else "one run (the replayed run)"
+    )
+    _title(
+        fig,
+        f"Chinese rare-earth supply delivered, by month: {branch.id}",
+        f"flow index: share of normal direct supply delivered (above 100% while buyers restock); "
+        f"{what}",
+    )
+    return _save(fig, "flows")
+
+
+# --- (f): buffers and sensitivity --------------------------------------------------------
+
+
+def buffers_chart(outputs: Outputs, branch: Branch) -> dict[str, bytes]:
+    """(f) Days of cover needed vs held now, per plant (buffers.csv)."""
+    table = outputs.buffers(branch)
     if table is None or not {"firm_id", "days_of_cover_now", "days_needed"} <= set(table.columns):
         return {}
     names = dict(zip(plants(branch)["firm_id"], plants(branch)["name"], strict=True))
     frame = table.copy()
-    frame["gap"] = frame["days_needed"].astype(float) - frame["days_of_cover_now"].astype(float)
+    frame["now"] = pd.to_numeric(frame["days_of_cover_now"], errors="coerce").astype(float)
+    frame["needed"] = pd.to_numeric(frame["days_needed"], errors="coerce").astype(float)
+    # a plant no multiple saves (days_needed blank) has the largest shortfall
+    frame["gap"] = (frame["needed"] - frame["now"]).fillna(np.inf)
     frame = frame.sort_values(["gap", "firm_id"], ascending=[False, True], kind="stable")
-    frame = frame.head(MAX_BARS).iloc[::-1]
+    frame = frame.head(MAX_BARS).iloc[::-1].reset_index(drop=True)
     if frame.empty:
         return {}
-    height = 1.6 + 0.26 * len(frame)
+    height = 1.75 + 0.3 * len(frame)
     fig = _figure(10, height)
-    _layout(fig, 3.0, 0.4, 0.75, 0.85)
+    _layout(fig, 3.0, 1.6, 0.75, 0.9)
     ax = fig.add_subplot()
     y = np.arange(len(frame))
-    now = frame["days_of_cover_now"].to_numpy(dtype=float)
-    needed = frame["days_needed"].to_numpy(dtype=float)
-    ax.barh(y, needed, height=0.7, facecolor="white", edgecolor="#000", hatch="////", lw=0.6)
+    now = frame["now"].fillna(0).to_numpy(dtype=float)
+    needed = frame["needed"].to_numpy(dtype=float)
+    ax.barh(
+        y,
+        np.nan_to_num(needed),
+        height=0.7,
+        facecolor="white",
+        edgecolor="#000",
+        hatch="////",
+        lw=0.6,
+    )
     ax.barh(y, now, height=0.4, color=OKABE_ITO[0])
+    multiple = (
+        pd.to_numeric(frame["multiple"], errors="coerce")
+        if "multiple" in frame
+        else frame["needed"] / frame["now"].replace(0, np.nan)
+    )
+    for i, row in frame.iterrows():
+        if np.isfinite(row["needed"]):
+            times = multiple.iloc[i]
+            text = f"{fmt.count(row['needed'])} days"
+            if np.isfinite(times):
+                text += f" ({times:g}x now)"
+            x = max(row["needed"], row["now"])
+        else:
+            text = "no multiple tried was enough"
+            x = row["now"]
+        ax.annotate(
+            text,
+            xy=(x, i),
+            xytext=(4, 0),
+            textcoords="offset points",
+            va="center",
+            fontsize=7.5,
+            annotation_clip=False,
+        )
+    ax.set_xlim(0, max(1.0, float(np.nanmax(np.r_[needed, now]))) * 1.05)
     ax.set_yticks(y)
     ax.set_yticklabels([_short(names.get(f, f), 44) for f in frame["firm_id"].astype(str)])
     ax.tick_params(axis="y", labelsize=7.5, length=0)
@@ -694,31 +894,82 @@ def buffers_chart(branch: Branch) -> dict[str, bytes]:
     confidence = ""
     if "confidence" in frame and frame["confidence"].notna().any():
         confidence = f" at {fmt.share(frame['confidence'].dropna().iloc[0])} confidence"
+    runs = ""
+    if "runs" in frame and frame["runs"].notna().any():
+        runs = f"; {fmt.count(frame['runs'].dropna().iloc[0])} paired runs per candidate"
     _title(
         fig,
         f"Buffers needed{confidence}: {branch.id}",
-        "plants sorted by shortfall (needed minus now), largest first",
+        f"to keep running after the branch point; plants sorted by shortfall{runs}",
     )
     return _save(fig, f"buffers_{slug(branch.id)}")
 
 
+def metric_text(metric: str) -> str:
+    """A sensitivity.csv `metric` in words."""
+    found = re.match(r"^p_stop_since_branch\[(.*)\]$", metric)
+    if found:
+        return f"chance that {found.group(1)} stops after the branch point"
+    labels = {
+        "value_added_lost_since_branch_usd_q50": "value added lost since the branch point (P50)",
+        "output_lost_since_branch_usd": "output lost since the branch point",
+    }
+    return labels.get(metric, metric.replace("_", " "))
+
+
+def metric_format(metric: str) -> tuple[Any, Any]:
+    """(formatter, signed formatter) of a sensitivity.csv `metric`'s values."""
+    if metric.startswith("p_"):
+        return fmt.share, signed_share
+    if "_usd" in metric or not metric:
+        return fmt.money, fmt.signed_money
+    return fmt.count, fmt.signed_count
+
+
+def signed_share(value: Any) -> str:
+    """A difference of probabilities in percentage points: `+12 pts`, `-3 pts`, `0 pts`."""
+    if fmt.is_missing(value):
+        return fmt.MISSING
+    points = float(value) * 100
+    return f"{'+' if round(points) > 0 else ''}{points:.0f} pts"
+
+
+def _numbers(frame: pd.DataFrame, column: str) -> pd.Series:
+    if column not in frame:
+        return pd.Series(np.nan, index=frame.index, dtype=float)
+    return pd.to_numeric(frame[column], errors="coerce").astype(float)
+
+
 def tornado_chart(sensitivity: pd.DataFrame, branch: str) -> dict[str, bytes]:
-    """(e) The parameters that move the result most: value at the low and high setting."""
+    """(f) The parameters that move the result most: value at the low and high setting.
+
+    One metric per chart (the branch's first in the file); settings that break the scenario
+    (no value) are counted in the subtitle and listed in the report's table.
+    """
     rows = sensitivity[sensitivity["branch"].astype(str) == branch].copy()
+    metric = ""
+    if "metric" in rows and not rows.empty:
+        metric = str(rows["metric"].fillna("").astype(str).iloc[0])
+        rows = rows[rows["metric"].fillna("").astype(str) == metric]
+    rows["low"] = _numbers(rows, "value_at_low")
+    rows["high"] = _numbers(rows, "value_at_high")
+    whole = np.isfinite(rows["low"]) & np.isfinite(rows["high"])
+    broken = int((~whole).sum())
+    rows = rows[whole]
     if rows.empty:
         return {}
-    rows["size"] = (rows["value_at_high"] - rows["value_at_low"]).abs()
-    if "effect" in rows:
-        rows["size"] = rows["effect"].abs()
+    effect = _numbers(rows, "effect")
+    rows["size"] = effect.abs().where(np.isfinite(effect), (rows["high"] - rows["low"]).abs())
     rows = rows.sort_values("size", ascending=False, kind="stable").head(15).iloc[::-1]
-    money = "metric" not in rows or str(rows["metric"].iloc[0]).endswith("_usd")
-    show = fmt.money if money else fmt.count
+    show, _ = metric_format(metric)
+    baseline = _numbers(rows, "baseline").dropna()
+    base = float(baseline.iloc[0]) if len(baseline) else None
     height = 1.9 + 0.42 * len(rows)
     fig = _figure(10, height)
     _layout(fig, 2.4, 0.5, 0.75, 1.05)
     ax = fig.add_subplot()
     for y, row in enumerate(rows.itertuples(index=False)):
-        low, high = float(row.value_at_low), float(row.value_at_high)
+        low, high = float(row.low), float(row.high)
         up = high >= low
         colour, hatch = (OKABE_ITO[1], "////") if up else (OKABE_ITO[0], "....")
         ax.barh(
@@ -733,8 +984,7 @@ def tornado_chart(sensitivity: pd.DataFrame, branch: str) -> dict[str, bytes]:
         )
         ax.plot([low], [y], marker="o", color="#000", ms=4)
         ax.plot([high], [y], marker="s", color="#000", ms=4)
-        for value, label in ((low, row.low_label), (high, row.high_label)):
-            left = value == min(low, high)
+        for value, label, left in ((low, row.low_label, up), (high, row.high_label, not up)):
             ax.annotate(
                 f"{_short(label, 18)}: {show(value)}",
                 xy=(value, y),
@@ -744,18 +994,31 @@ def tornado_chart(sensitivity: pd.DataFrame, branch: str) -> dict[str, bytes]:
                 va="center",
                 fontsize=7,
             )
+    if base is not None:
+        ax.axvline(base, color="#333", linewidth=0.9, linestyle=(0, (4, 2)), zorder=1.5)
+        ax.annotate(
+            f"base {show(base)}",
+            xy=(base, 1.0),
+            xycoords=("data", "axes fraction"),
+            xytext=(0, 2),
+            textcoords="offset points",
+            ha="center",
+            va="bottom",
+            fontsize=7,
+            annotation_clip=False,
+        )
     ax.set_yticks(range(len(rows)))
     ax.set_yticklabels([_short(p, 32) for p in rows["parameter"].astype(str)])
     ax.tick_params(axis="y", length=0)
     ax.grid(axis="y", visible=False)
-    lo = float(min(rows["value_at_low"].min(), rows["value_at_high"].min()))
-    hi = float(max(rows["value_at_low"].max(), rows["value_at_high"].max()))
+    values = [*rows["low"], *rows["high"], *([base] if base is not None else [])]
+    lo, hi = float(min(values)), float(max(values))
     pad = (hi - lo) * 0.35 or abs(hi) * 0.2 or 1.0
     ax.set_xlim(lo - pad, hi + pad)
-    if money:
-        ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _pos: fmt.money(value)))
-    metric = str(rows["metric"].iloc[0]) if "metric" in rows else "output lost since branch point"
-    ax.set_xlabel(f"{metric.replace('_', ' ')} (circle: low setting, square: high setting)")
+    if show is not fmt.count:
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _pos: show(value)))
+    label = metric_text(metric) if metric else "value added lost since the branch point"
+    ax.set_xlabel(f"{label} (circle: low setting, square: high setting)")
     fig.legend(
         [
             Patch(
@@ -774,7 +1037,10 @@ def tornado_chart(sensitivity: pd.DataFrame, branch: str) -> dict[str, bytes]:
         bbox_to_anchor=(0.99, 0.02),
         ncols=2,
     )
-    _title(fig, f"What moves the result most: {branch}", "each parameter at its low and high value")
+    subtitle = "each parameter at its low and high value, all else as in the base runs"
+    if broken:
+        subtitle += f"; {broken} setting{'s' if broken != 1 else ''} break the scenario (table)"
+    _title(fig, f"What moves the result most: {branch}", subtitle)
     return _save(fig, f"tornado_{slug(branch)}")
 
 
@@ -790,8 +1056,9 @@ def render(outputs: Outputs, group: str | None = None) -> dict[str, bytes]:
         for branch in outputs.branches:
             files.update(stopped_share_chart(outputs, branch, group))
         files.update(policy_chart(outputs))
+        files.update(flows_chart(outputs))
         for branch in outputs.branches:
-            files.update(buffers_chart(branch))
+            files.update(buffers_chart(outputs, branch))
         sensitivity = outputs.table("sensitivity")
         needed = {"branch", "parameter", "low_label", "high_label", "value_at_low", "value_at_high"}
         if sensitivity is not None and needed <= set(sensitivity.columns):

@@ -47,7 +47,18 @@ __all__ = [
 FIXED_TIME = dt.datetime(2025, 1, 1)
 #: Text columns stored dictionary-encoded in Parquet (few distinct values, many rows).
 DICTIONARY_COLUMNS = frozenset(
-    {"firm_id", "branch", "versus", "metric", "sector", "country", "group", "kind", "actor"}
+    {
+        "firm_id",
+        "branch",
+        "versus",
+        "metric",
+        "sector",
+        "country",
+        "group",
+        "kind",
+        "actor",
+        "destination",
+    }
 )
 _SHEET_FORBIDDEN = re.compile(r"[\[\]:*?/\\]")
 _ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")

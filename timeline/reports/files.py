@@ -25,20 +25,24 @@ import pandas as pd
 
 from timeline.errors import TimelineError
 
-#: Tables of a branch folder, by file name without `.csv`.
+#: Tables of a branch folder, by file name without `.csv` (`state.csv` is an input file for
+#: `--from`, not a result: it is left out). `buffers.csv` is read here too, for folders written
+#: before `timeline buffer` wrote it at the top.
 BRANCH_TABLES = (
     "bands",
     "stopped_share",
     "firm_risk",
     "runs",
+    "flows_bands",
     "buffers",
     "timeline",
     "firms",
     "stoppages",
+    "flows",
     "events",
 )
-#: Tables at the top of the output folder.
-TOP_TABLES = ("compare", "paired", "sensitivity")
+#: Tables at the top of the output folder (`buffers.csv` has a `branch` column).
+TOP_TABLES = ("compare", "paired", "buffers", "sensitivity")
 
 TEXT_COLUMNS = frozenset(
     {
@@ -62,10 +66,13 @@ TEXT_COLUMNS = frozenset(
         "parameter",
         "low_label",
         "high_label",
+        "note",
+        "destination",
         "re_licensed_elements",
+        "re_general_licences",
     }
 )
-_DATE_COLUMN = re.compile(r"^(date|.*_date|first_stop(_since_branch)?_q\d+)$")
+_DATE_COLUMN = re.compile(r"^(date|month|.*_date|first_stop(_since_branch)?_q\d+)$")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _INTEGER = re.compile(r"^[+-]?\d+$")
 
@@ -182,6 +189,19 @@ class Outputs:
     def meta(self) -> dict[str, Any]:
         """The first branch's run.json: scenario-wide facts (dates, parameters, software)."""
         return self.first.meta
+
+    def buffers(self, branch: Branch) -> pd.DataFrame | None:
+        """A branch's rows of buffers.csv: the top file's rows of that branch (as `timeline
+        buffer` writes it), else a buffers.csv inside the branch folder."""
+        top = self.table("buffers")
+        if top is not None and {"branch", "firm_id"} <= set(top.columns):
+            rows = top[top["branch"].astype(str) == branch.id]
+            if not rows.empty:
+                return rows.reset_index(drop=True)
+        own = branch.table("buffers")
+        if own is not None and "firm_id" in own.columns and not own.empty:
+            return own
+        return None
 
 
 def read_run(path: Path) -> dict[str, Any] | None:

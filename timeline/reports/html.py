@@ -1,7 +1,7 @@
 """One self-contained `report.html` from an output folder: the answer first, then the evidence.
 
-Order: the answer (branches side by side: first stop, plants stopped at peak, value lost, each
-as P50 (P10 to P90), and the paired differences), the key dates, the charts, a table per
+Order: the answer (branches side by side: first stop, plants stopped at peak, value added lost,
+each as P50 (P10 to P90), and the paired differences), the key dates, the charts, a table per
 plant, buffers and sensitivity where present, and a reporting section after the STRESS-DES
 guidelines for discrete-event simulation studies (purpose and scope, logic, data and
 parameters, experimentation, implementation, what the model leaves out).
@@ -25,7 +25,15 @@ import numpy as np
 import pandas as pd
 
 from timeline.reports import fmt
-from timeline.reports.charts import order_plants, plants, render, slug, span
+from timeline.reports.charts import (
+    metric_format,
+    metric_text,
+    order_plants,
+    plants,
+    render,
+    slug,
+    span,
+)
 from timeline.reports.files import Branch, Outputs, load
 
 Cell = str  # HTML already escaped
@@ -49,44 +57,57 @@ def _first_stop(value: Any) -> str:
 MEASURES: tuple[tuple[str, str, Callable[[Any], str]], ...] = (
     ("first_stop_since_branch", "First plant stops", _first_stop),
     ("peak_firms_stopped_since_branch", "Plants stopped at the peak", fmt.count),
-    ("output_lost_since_branch_usd", "Value of output lost", fmt.money),
+    ("value_added_lost_since_branch_usd", "Value added lost", fmt.money),
 )
 MEASURES_ALL: tuple[tuple[str, str, Callable[[Any], str]], ...] = (
     ("first_stop", "First plant stops", _first_stop),
     ("peak_firms_stopped", "Plants stopped at the peak", fmt.count),
-    ("output_lost_usd", "Value of output lost", fmt.money),
+    ("value_added_lost_usd", "Value added lost", fmt.money),
+    ("firms_ever_stopped", "Plants that ever stop", fmt.count),
 )
+#: Shown only where the outputs have it (one run): the gross value of output lost.
+SECONDARY = (("output_lost_usd", "Gross output lost (parts counted again in products)", fmt.money),)
 
 
 def _quantiles(values: pd.Series, dates: bool = False) -> dict[str, Any]:
-    """q10/q50/q90 with "never" (a missing date) counted as later than any date."""
+    """q10/q50/q90 as compare.csv has them (numpy's `inverted_cdf`: a value some run had),
+    with "never" (a missing date) counted as later than any date."""
     if dates:
         days = values.map(lambda v: np.inf if pd.isna(v) else pd.Timestamp(v).toordinal())
         out = {}
         for q in (10, 50, 90):
-            value = float(np.quantile(days.to_numpy(dtype=float), q / 100, method="lower"))
+            points = days.to_numpy(dtype=float)
+            value = float(np.quantile(points, q / 100, method="inverted_cdf"))
             out[f"q{q}"] = None if np.isinf(value) else dt.date.fromordinal(int(value))
         return out
     numbers = pd.to_numeric(values, errors="coerce").dropna().to_numpy(dtype=float)
     if not len(numbers):
         return {"q10": None, "q50": None, "q90": None}
-    return {f"q{q}": float(np.quantile(numbers, q / 100)) for q in (10, 50, 90)}
+    return {
+        f"q{q}": float(np.quantile(numbers, q / 100, method="inverted_cdf")) for q in (10, 50, 90)
+    }
 
 
-#: Today's one-run figures (compare.csv and run.json summary before ensembles) by stem.
+#: One-run figures (compare.csv of `--runs 1` and run.json's summary) by stem.
 SINGLE_RUN_KEYS = {
     "first_stop": "first_stop_date",
     "peak_firms_stopped": "peak_firms_stopped",
-    "output_lost_usd": "total_output_lost_usd",
+    "value_added_lost_usd": "value_added_lost_usd",
+    "firms_ever_stopped": "firms_ever_stopped",
+    "output_lost_usd": "output_lost_usd",
     "first_stop_since_branch": "first_stop_since_branch_date",
     "peak_firms_stopped_since_branch": "peak_firms_stopped_since_branch",
-    "output_lost_since_branch_usd": "output_lost_since_branch_usd",
+    "value_added_lost_since_branch_usd": "value_added_lost_since_branch_usd",
 }
+#: runs.csv's columns by stem: (column, is a date).
 _RUNS_COLUMNS = {
     "first_stop": ("first_stop_date", True),
     "peak_firms_stopped": ("peak_firms_stopped", False),
-    "output_lost_usd": ("output_lost_usd", False),
-    "output_lost_since_branch_usd": ("output_lost_since_branch_usd", False),
+    "value_added_lost_usd": ("value_added_lost_usd", False),
+    "first_stop_since_branch": ("first_stop_since_branch_date", True),
+    "peak_firms_stopped_since_branch": ("peak_firms_stopped_since_branch", False),
+    "value_added_lost_since_branch_usd": ("value_added_lost_since_branch_usd", False),
+    "firms_ever_stopped": ("firms_ever_stopped", False),
 }
 
 
@@ -94,7 +115,7 @@ def headline(outputs: Outputs) -> dict[str, dict[str, Any]]:
     """Per branch, a row of compare.csv's columns (`<stem>_q10/q50/q90`, ...).
 
     Taken from compare.csv; what it lacks from runs.csv (quantiles over runs), then from
-    one-run figures (an older compare.csv row or run.json's summary: P10 = P50 = P90).
+    one-run figures (compare.csv of one run or run.json's summary: P10 = P50 = P90).
     """
     compare = outputs.table("compare")
     given: dict[str, dict[str, Any]] = {}
@@ -110,8 +131,17 @@ def headline(outputs: Outputs) -> dict[str, dict[str, Any]]:
                 continue
             for q, value in _quantiles(runs[column], dates).items():
                 row[f"{stem}_{q}"] = value
+        since = "first_stop_since_branch_date"
+        if (
+            "p_any_stop_since_branch" not in row
+            and runs is not None
+            and since in runs
+            and len(runs)
+        ):
+            row["p_any_stop_since_branch"] = float(runs[since].notna().mean())
         summary = branch.meta.get("summary")
-        summary = summary if isinstance(summary, dict) else {}
+        # run.json's summary is the replayed run: the answer of a one-run folder only
+        summary = summary if isinstance(summary, dict) and branch.runs <= 1 else {}
         for stem, key in SINGLE_RUN_KEYS.items():
             if f"{stem}_q50" in row:
                 continue
@@ -202,8 +232,19 @@ def answer_section(outputs: Outputs) -> str:
     body.append([f"<b>Whole horizon ({e(start)} to {e(end)})</b>", *["" for _ in branches]])
     for stem, label, show in MEASURES_ALL:
         body.append([e(label), *[e(band_cell(rows[b.id], stem, show)) for b in branches]])
+    for stem, label, show in SECONDARY:
+        if any(f"{stem}_q50" in rows[b.id] for b in branches):
+            cells = [
+                f"<span class=sub>{e(band_cell(rows[b.id], stem, show))}</span>" for b in branches
+            ]
+            body.append([f"<span class=sub>{e(label)}</span>", *cells])
     body.append([e("Runs"), *[e(fmt.count(rows[b.id].get("runs", b.runs))) for b in branches]])
     parts.append(table(header, body, cls="answer", numeric=range(1, len(header))))
+    parts.append(
+        "<p class=note><i>Value added lost</i>: each plant's own share of the output it could "
+        "not make (its output value times its sector's value-added share), so a motor is not "
+        "counted again inside the car; output made up later is deferred, not lost.</p>"
+    )
     runs = max(b.runs for b in outputs.branches)
     if runs > 1:
         parts.append(
@@ -225,8 +266,10 @@ def answer_section(outputs: Outputs) -> str:
 
 def _metric(metric: str) -> tuple[str, Callable[[Any], str]]:
     labels = {
+        "value_added_lost_since_branch_usd": "Value added lost since the branch point",
+        "value_added_lost_usd": "Value added lost",
         "output_lost_since_branch_usd": "Value of output lost since the branch point",
-        "output_lost_usd": "Value of output lost",
+        "output_lost_usd": "Gross output lost",
         "peak_firms_stopped_since_branch": "Plants stopped at the peak since the branch point",
         "peak_firms_stopped": "Plants stopped at the peak",
         "firms_ever_stopped": "Plants that ever stop",
@@ -235,13 +278,38 @@ def _metric(metric: str) -> tuple[str, Callable[[Any], str]]:
     return labels.get(metric, metric.replace("_", " ").capitalize()), show
 
 
+PAIRED_MAIN = "value_added_lost_since_branch_usd"
+
+
+def paired_rows(paired: pd.DataFrame) -> list[dict[str, Any]]:
+    """paired.csv's rows, each pair of branches once: paired.csv has both directions (`a
+    minus b` and `b minus a`); the direction kept is the one in which the first branch loses
+    more value added (P50 of the difference at least 0), else the file's first."""
+    records = paired.to_dict("records")
+    by_key = {(str(r["branch"]), str(r["versus"]), str(r["metric"])): r for r in records}
+    pairs: list[tuple[str, str]] = []
+    for r in records:
+        a, b = str(r["branch"]), str(r["versus"])
+        if (a, b) not in pairs and (b, a) not in pairs:
+            pairs.append((a, b))
+    out = []
+    for a, b in pairs:
+        main, mirror = by_key.get((a, b, PAIRED_MAIN)), by_key.get((b, a, PAIRED_MAIN))
+        if main is not None and mirror is not None:
+            q50 = main.get("q50")
+            if not fmt.is_missing(q50) and float(q50) < 0:
+                a, b = b, a
+        out += [r for r in records if (str(r["branch"]), str(r["versus"])) == (a, b)]
+    return out
+
+
 def paired_block(outputs: Outputs) -> str:
     paired = outputs.table("paired")
     needed = {"branch", "versus", "metric", "q10", "q50", "q90"}
     if paired is None or paired.empty or not needed <= set(paired.columns):
         return ""
     body = []
-    for row in paired.to_dict("records"):
+    for row in paired_rows(paired):
         label, show = _metric(str(row["metric"]))
         body.append(
             [
@@ -260,15 +328,15 @@ def paired_block(outputs: Outputs) -> str:
             cls="paired",
             numeric=(2, 3, 4),
         )
-        + "<p class=note>The difference is taken run by run (same run in both branches). "
-        "<i>Worse in</i>: the share of runs in which the first branch is worse than the "
-        "second.</p>"
+        + "<p class=note>The difference is taken run by run (same run in both branches); each "
+        "pair once, the branch that loses more value added first. <i>Worse in</i>: the share "
+        "of runs in which the first branch is worse than the second.</p>"
     )
 
 
 def lead_sentence(outputs: Outputs, rows: dict[str, dict[str, Any]]) -> str:
     """One plain sentence: which branch loses most and least since the branch point."""
-    stem = "output_lost_since_branch_usd"
+    stem = "value_added_lost_since_branch_usd"
     values = {
         b: float(r[f"{stem}_q50"])
         for b, r in rows.items()
@@ -281,16 +349,18 @@ def lead_sentence(outputs: Outputs, rows: dict[str, dict[str, Any]]) -> str:
     if values[worst] == values[best]:
         return (
             '<p class="lead">From the branch point on, every branch loses the same median '
-            f"output: {e(fmt.money(values[worst]))}.</p>"
+            f"value added: {e(fmt.money(values[worst]))}.</p>"
         )
     text = (
-        f"From the branch point on, <b>{e(worst)}</b> loses the most output: "
+        f"From the branch point on, <b>{e(worst)}</b> loses the most value added: "
         f"{e(band_cell(rows[worst], stem, fmt.money))}; <b>{e(best)}</b> the least: "
         f"{e(band_cell(rows[best], stem, fmt.money))}."
     )
     paired = outputs.table("paired")
     if paired is not None and {"branch", "versus", "metric", "p_worse"} <= set(paired.columns):
         match = paired[(paired["branch"] == worst) & (paired["metric"] == stem)]
+        best_first = match["versus"].astype(str) == best
+        match = pd.concat([match[best_first], match[~best_first]])
         for row in match.to_dict("records")[:1]:
             text += (
                 f" {e(worst)} is worse than {e(row['versus'])} in "
@@ -358,8 +428,21 @@ def _caption(name: str, outputs: Outputs) -> tuple[str, str]:
         return "Plants stopped over time, per branch", f"Plants stopped on each day. {band} {marks}"
     if name == "value_lost":
         return (
-            "Cumulative value of output lost, per branch",
-            f"Value of output lost, added up from the start. {band} {marks}",
+            "Cumulative value added lost, per branch",
+            "Value added lost (each plant's own share of the output it could not make), added "
+            f"up from the start. {band} {marks}",
+        )
+    if name == "flows":
+        return (
+            "Chinese rare-earth supply delivered each month",
+            "The flow index: the share of normal direct Chinese rare-earth supply delivered "
+            "each month, weighted by each buyer's normal purchases, for all buyers (world) and "
+            "US buyers; above 100% while buyers restock. "
+            + (
+                "Line: median over runs; shaded band: P10 to P90."
+                if runs > 1
+                else "One run (the replayed run)."
+            ),
         )
     if name == "policy":
         return (
@@ -374,25 +457,28 @@ def _caption(name: str, outputs: Outputs) -> tuple[str, str]:
             bid = e(branch.id if branch else name.removeprefix(prefix))
             if prefix == "stopped_share_":
                 what = (
-                    "the share of runs in which it is stopped (darker: more runs)"
+                    "day by day, the share of runs in which it is stopped (darker: more runs)"
                     if runs > 1
-                    else "when it is stopped"
+                    else "its episodes of reduced output in the one run, darker for a deeper cut "
+                    "(darkest: stopped)"
                 )
                 return (
                     f"When each plant stops, {bid}",
-                    f"Branch <b>{bid}</b>: for each plant, day by day, {what}. Plants are "
-                    f"grouped by sector. {marks}",
+                    f"Branch <b>{bid}</b>: for each plant, {what}. Plants are grouped by "
+                    f"sector. {marks}",
                 )
             if prefix == "buffers_":
                 return (
                     f"Buffers needed, {bid}",
-                    f"Branch <b>{bid}</b>: days of cover each plant needs (hatched) against "
-                    "what it holds now (solid).",
+                    f"Branch <b>{bid}</b>: days of cover each plant needs (hatched) to keep "
+                    "running after the branch point at the stated confidence, against what it "
+                    "holds now (solid).",
                 )
             return (
                 f"Sensitivity, {bid}",
                 f"Branch <b>{bid}</b>: the result with each parameter at its low (circle) and "
-                "high (square) value; the widest bars matter most.",
+                "high (square) value, the dashed line at the base runs; the widest bars matter "
+                "most.",
             )
     return name, e(name)
 
@@ -405,9 +491,9 @@ def _branch_by_slug(outputs: Outputs, value: str) -> Branch | None:
 
 
 def _chart_rank(outputs: Outputs, name: str) -> tuple[int, int, str]:
-    """Charts in reading order: all-branch charts, heat strips, policy, buffers, tornados;
+    """Charts in reading order: all-branch charts, heat strips, policy, flows, buffers, tornados;
     per-branch charts in branch order."""
-    kinds = ("stopped", "value_lost", "stopped_share_", "policy", "buffers_", "tornado_")
+    kinds = ("stopped", "value_lost", "stopped_share_", "policy", "flows", "buffers_", "tornado_")
     for rank, kind in enumerate(kinds):
         if name == kind or (kind.endswith("_") and name.startswith(kind)):
             branch = _branch_by_slug(outputs, name.removeprefix(kind))
@@ -472,7 +558,7 @@ def plants_section(outputs: Outputs, group: str | None) -> str:
             "<h3>Across branches, from the branch point on</h3>"
             + table(header, body, cls="plants", numeric=range(len(header) - len(branches), 99))
             + "<p class=note>Per branch: the chance that the plant stops after the branch "
-            "point, and below it the median value of its output lost after the branch "
+            "point, and below it the median value added it loses after the branch "
             "point.</p>"
         )
         for b in branches:
@@ -491,14 +577,18 @@ def plants_section(outputs: Outputs, group: str | None) -> str:
                     continue
                 r = table_.loc[fid]
                 first = _first_stop(r.get("first_stop_date"))
-                days = fmt.count(r.get("days_stopped"))
-                lost = fmt.money(r.get("output_lost_usd"))
-                row.append(f"{e(first)}<br><span class=sub>{e(days)} days, {e(lost)}</span>")
+                days = f"{fmt.count(r.get('days_stopped'))} days stopped"
+                if not fmt.is_missing(r.get("days_curtailed")):
+                    days += f", {fmt.count(r.get('days_curtailed'))} curtailed"
+                value = "value_added_lost_usd" if "value_added_lost_usd" in r else "output_lost_usd"
+                lost = fmt.money(r.get(value))
+                row.append(f"{e(first)}<br><span class=sub>{e(days)}; {e(lost)}</span>")
             body.append(row)
         parts.append(
             table(header, body, cls="plants", numeric=range(2, 99))
             + "<p class=note>One run per branch: the plant's first stop, then its days "
-            "stopped and value of output lost over the whole horizon.</p>"
+            "stopped and curtailed (running below full output) and the value added it loses "
+            "over the whole horizon.</p>"
         )
     else:
         return ""
@@ -524,7 +614,7 @@ def _risk_table(branch: Branch, frame: pd.DataFrame, ids: list[str], names: dict
     by = [c for c in frame.columns if _BY.match(str(c))]
     header = ["Plant", "Chance of a stop"]
     header += ["by " + "-".join(_BY.match(c).groups()) for c in by]  # type: ignore[union-attr]
-    header += ["First stop P50 (P10 to P90)", "Days stopped", "Value of output lost"]
+    header += ["First stop P50 (P10 to P90)", "Days stopped", "Value added lost"]
     body = []
     for fid in ids:
         if fid not in frame.index:
@@ -546,29 +636,40 @@ def _risk_table(branch: Branch, frame: pd.DataFrame, ids: list[str], names: dict
 def buffers_section(outputs: Outputs) -> str:
     parts = []
     for branch in outputs.branches:
-        frame = branch.table("buffers")
-        if frame is None or "firm_id" not in frame:
+        frame = outputs.buffers(branch)
+        if frame is None:
             continue
         names = dict(zip(plants(branch)["firm_id"], plants(branch)["name"], strict=True))
         frame = frame.copy()
         now = pd.to_numeric(frame.get("days_of_cover_now"), errors="coerce")
         need = pd.to_numeric(frame.get("days_needed"), errors="coerce")
-        frame["_gap"] = need - now
+        frame["_gap"] = (need - now).fillna(np.inf)
         frame = frame.sort_values(["_gap", "firm_id"], ascending=[False, True], kind="stable")
         body = []
         for r in frame.to_dict("records"):
+            needed = r.get("days_needed")
+            missing = fmt.is_missing(needed)
+            multiple = r.get("multiple")
             body.append(
                 [
                     e(names.get(r["firm_id"], r["firm_id"])),
                     e(fmt.count(r.get("days_of_cover_now"))),
-                    e(fmt.count(r.get("days_needed"))),
-                    e(fmt.signed_count(r.get("_gap"))),
+                    e("not found" if missing else fmt.count(needed)),
+                    e(fmt.MISSING if fmt.is_missing(multiple) else f"{float(multiple):g}x"),
+                    e(fmt.MISSING if missing else fmt.signed_count(r.get("_gap"))),
                     e(fmt.share(r.get("p_stop_now"))),
                     e(fmt.share(r.get("p_stop_at_answer"))),
                 ]
             )
         confidence = frame["confidence"].dropna() if "confidence" in frame else pd.Series()
         level = f" at {fmt.share(confidence.iloc[0])} confidence" if len(confidence) else ""
+        how = []
+        runs = frame["runs"].dropna() if "runs" in frame else pd.Series()
+        if len(runs):
+            how.append(f"{fmt.count(runs.iloc[0])} paired runs per candidate")
+        tolerance = frame["tolerance"].dropna() if "tolerance" in frame else pd.Series()
+        if len(tolerance):
+            how.append(f"multiple found to {float(tolerance.iloc[0]) * 100:g}%")
         parts.append(
             f"<h3>Branch {e(branch.id)}{e(level)}</h3>"
             + table(
@@ -576,20 +677,25 @@ def buffers_section(outputs: Outputs) -> str:
                     "Plant",
                     "Days of cover now",
                     "Days needed",
+                    "Multiple of now",
                     "Shortfall",
                     "Chance of a stop now",
                     "with the days needed",
                 ],
                 body,
                 cls="buffers",
-                numeric=range(1, 6),
+                numeric=range(1, 7),
             )
+            + (f"<p class=note>{e('; '.join(how).capitalize())}.</p>" if how else "")
         )
     if not parts:
         return ""
     return (
         '<section id="buffers"><h2>Buffers</h2><p class=note>Days of cover each plant needs so '
-        "that it does not stop, at the stated confidence, against what it holds now.</p>"
+        "that it does not stop after the branch point, at the stated confidence, against what "
+        "it holds now: its rare-earth stock and parts buffers scaled together by one multiple "
+        "(the smallest that is enough), the same paired runs for every candidate. "
+        "<i>Not found</i>: no multiple up to 32 times its stocks is enough.</p>"
         + "\n".join(parts)
         + "</section>"
     )
@@ -600,11 +706,17 @@ def sensitivity_section(outputs: Outputs) -> str:
     needed = {"branch", "parameter", "low_label", "high_label", "value_at_low", "value_at_high"}
     if frame is None or frame.empty or not needed <= set(frame.columns):
         return ""
-    money = "metric" not in frame or all(str(m).endswith("_usd") for m in frame["metric"])
-    show = fmt.money if money else fmt.count
     body = []
+    metrics: list[str] = []
     for r in frame.to_dict("records"):
-        effect = r.get("effect", r["value_at_high"] - r["value_at_low"])
+        metric = "" if fmt.is_missing(r.get("metric")) else str(r.get("metric"))
+        if metric not in metrics:
+            metrics.append(metric)
+        show, signed = metric_format(metric)
+        effect = r.get("effect")
+        if "effect" not in r:
+            effect = r["value_at_high"] - r["value_at_low"]
+        note = "" if fmt.is_missing(r.get("note")) else str(r.get("note"))
         body.append(
             [
                 e(r["branch"]),
@@ -612,19 +724,41 @@ def sensitivity_section(outputs: Outputs) -> str:
                 f"{e(r['low_label'])} to {e(r['high_label'])}",
                 e(show(r["value_at_low"])),
                 e(show(r["value_at_high"])),
-                e((fmt.signed_money if money else fmt.signed_count)(effect)),
+                e(signed(effect)),
+                e(note) if note else "",
             ]
         )
+    what = "; ".join(metric_text(m) for m in metrics if m) or "the result"
+    base = ""
+    if "baseline" in frame and "branch" in frame:
+        firsts = frame.drop_duplicates("branch")
+        items = []
+        for r in firsts.to_dict("records"):
+            show, _ = metric_format("" if fmt.is_missing(r.get("metric")) else str(r["metric"]))
+            items.append(f"{e(r['branch'])} {e(show(r.get('baseline')))}")
+        base = f" In the base runs: {', '.join(items)}."
     return (
         '<section id="sensitivity"><h2>Sensitivity</h2>'
+        + f"<p class=note>Result: {e(what)}.{base}</p>"
         + table(
-            ["Branch", "Parameter", "Low to high", "Result at low", "Result at high", "Effect"],
+            [
+                "Branch",
+                "Parameter",
+                "Low to high",
+                "Result at low",
+                "Result at high",
+                "Effect",
+                "Note",
+            ],
             body,
             cls="sens",
             numeric=(3, 4, 5),
         )
-        + "<p class=note>Each parameter moved alone from its low to its high value, all else "
-        "as in the base runs; sorted by the size of the effect.</p></section>"
+        + "<p class=note>Each calibrated parameter moved alone from its prior's P10 to its "
+        "P90, each spread factor fixed at its P10 and P90, each key date moved 14 days earlier "
+        "and later, all else as in the base runs (the same paired runs); sorted by the size of "
+        "the effect. A setting that would put the key events out of order breaks the scenario "
+        "and has no result.</p></section>"
     )
 
 
@@ -634,31 +768,42 @@ LOGIC = (
     "Time runs in whole days from the scenario's start. A policy process applies each "
     "branch's dated events to the policy state: US and Chinese additional tariffs, China's "
     "rare-earth licensing (which elements need a licence, the review time in Chinese working "
-    "days, the chance of approval by destination and end use, and whether the "
-    "extraterritorial rule applies), and the US measures.",
+    "days and its spread, the chance of approval by destination and end use, general "
+    "licences for named groups, and whether the extraterritorial rule applies), and the US "
+    "measures.",
     "Each plant is one process. It holds stocks in days of cover: its rare-earth input and a "
-    "buffer of each supplier's parts. A stock drains at the share of supply that is cut. When "
-    "any stock runs out the plant stops; it restarts when every input flows fully again, "
-    "after its restart ramp.",
-    "When a plant's supply becomes subject to licensing it applies; the review ends after "
-    "the regime's working days on China's calendar, and the outcome is drawn from the plant's "
-    "own random stream with the approval chance in force that day. A denial means a new "
-    "application and a new review.",
-    "When a supplier stops, its customers drain their buffer of its parts and then stop too.",
+    "buffer of each supplier's part. An input arrives at a share of normal; the plant's output "
+    "rate is set by its scarcest input: an input with stock supports full output, an empty one "
+    "caps the rate at what arrives (the plant is curtailed), and rate 0 is a stop. A stopped "
+    "plant restarts when every input holds a few days of cover again or flows fully, after "
+    "its restart ramp.",
+    "A buyer's rare-earth purchases run through channels (direct from China or not, civil or "
+    "defence). A channel whose elements are licensed applies; the review takes a drawn number "
+    "of China's working days, the decision approves with the chance in force that day, a "
+    "denial is followed by a shorter re-review, and an approved licence lapses after its "
+    "validity. Goods already shipped, and exports already declared, keep arriving for a while "
+    "after a cut; after an approval goods arrive by air or by sea.",
+    "A supplier that is curtailed or stopped cuts its customers' supply of its part by its "
+    "share of that part; they drain their buffer of it and are curtailed or stop in turn.",
+    "Lost output is valued gross (each plant's output value) and as value added (times its "
+    "sector's value-added share), so that a part is not counted again inside the product; "
+    "output made up later, once a plant runs fully again, is deferred, not lost.",
     "Branches share the events before the branch point; after it, each branch adds, cancels "
     "or re-dates events. The four key dates are in every branch; what happens at them is the "
     "branch's outcome.",
 )
 LEAVES_OUT = (
-    "Partial running: a plant runs or stops; it does not run at a reduced rate.",
-    "Stock a plant did not use while stopped is not banked; suppliers' parts refill at the "
-    "same rate as rare earths.",
     "Prices, substitution between materials, new suppliers qualified during the horizon, "
     "smuggling and stockpile releases.",
-    "Demand: lost output is valued at the plant's daily output, whatever the market would "
-    "have taken.",
-    "The firm table and approval chances are priors (labelled assumptions), not audited "
-    "data; read branches against each other rather than as forecasts of absolute losses.",
+    "Demand: lost output is valued at the plant's normal daily output (and value-added share), "
+    "whatever the market would have taken.",
+    "A stopped plant does not bank partial deliveries beyond its cap; suppliers' parts refill "
+    "at the same restock rate as rare earths; the output rate follows the scarcest input "
+    "exactly (no minimum viable rate).",
+    "Licence validity is one number for every licence; real licences were per contract.",
+    "The firm table and approval chances are priors (labelled assumptions) or values "
+    "calibrated to 2025's export and licence statistics, not audited firm data; read branches "
+    "against each other rather than as forecasts of absolute losses.",
 )
 
 
@@ -677,7 +822,9 @@ def method_section(outputs: Outputs) -> str:
         f"{e(meta.get('end'))}, split into branches at {e(meta.get('branch_point'))}. It tells "
         "supply-chain planners which plants stop, when, for how long and what output is lost "
         "under each outcome, so that they can compare branches and size buffers. Outputs: "
-        "plants stopped and at risk per day, value of output lost, each plant's stoppages.</p>"
+        "plants stopped, curtailed and at risk per day, value added lost (and gross output "
+        "lost), each plant's episodes of reduced output, and the monthly flow of Chinese rare "
+        "earths by destination.</p>"
     )
     branches = [
         [f"<b>{e(b.id)}</b>", e(b.title), e(b.meta.get("branch_summary") or "")]
@@ -722,7 +869,13 @@ def method_section(outputs: Outputs) -> str:
     parts.append(
         "<p>No warm-up: each run starts from the scenario's initial state on its start date and "
         "runs to its end date. With more than one run, run <i>i</i> of every branch uses the "
-        "same seed (paired runs); the figures are quantiles over runs (P10, P50, P90).</p>"
+        "same seed and random draws (paired runs); the figures are quantiles over runs (P10, "
+        "P50, P90). Inputs are uncertain: the runs draw the calibrated parameter sets (the "
+        "posterior of <code>timeline calibrate</code>, fitted to 2025's monthly export index and "
+        "licence statistics; run <i>i</i> takes set <i>i</i> modulo their number), and in an "
+        "ensemble each run draws the spread factors of inventories, parts buffers and lead "
+        "times once per plant. For a calibrated parameter, section 3 lists the scenario "
+        "file's value; the runs use the posterior sets' values instead.</p>"
     )
     parts.append("<h3>5. Implementation</h3>")
     software = meta.get("software") or {}
