@@ -206,8 +206,21 @@ def run_meta(sim: Simulation, branch: str, command: str, created_at: str) -> dic
             ("makeup_rate", params.makeup_rate),
             ("air_freight_share", params.air_freight_share),
             ("air_freight_days", params.air_freight_days),
+            ("export_pipeline_days", params.export_pipeline_days),
+            ("licence_valid_days", params.licence_valid_days),
         )
     ]
+    if scenario.posterior:
+        for path in sorted(scenario.posterior[0]):
+            values = sorted(s[path] for s in scenario.posterior)
+            parameters.append(
+                {
+                    "name": f"{path} (calibrated)",
+                    "value": f"posterior: {len(values)} sets, {values[0]:g} to {values[-1]:g}",
+                    "source": "timeline calibrate (events/posterior.yaml): run i takes set i mod "
+                    f"{len(values)}",
+                }
+            )
     parameters += [
         {
             "name": f"value_added_share[{sector}]",
