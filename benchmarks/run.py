@@ -411,18 +411,37 @@ def ensembles(cfg: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {"runs": runs, "branches": list(branches)}
     for jobs in (1, 2):
         before = load()
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
         cpu, wall, _ = clocks(lambda j=jobs: run_ensemble(scenario, branches, runs, 0, jobs=j))
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)  # the pool's workers, joined
+        workers = (after.ru_utime + after.ru_stime) - (children.ru_utime + children.ru_stime)
         out[f"jobs{jobs}"] = {
             "wall_s": wall,
             "parent_cpu_s": cpu,
+            "workers_cpu_s": workers,
+            # the share of `jobs` cores the run actually got (another job takes the rest)
+            "cores_used": (cpu + workers) / wall,
             "ms_per_run": 1e3 * wall / (runs * len(branches)),
             "load_before": before,
             "load_after": load(),
         }
-        say(f"  jobs={jobs}: {wall:.1f} s wall, {out[f'jobs{jobs}']['ms_per_run']:.2f} ms a run")
+        say(
+            f"  jobs={jobs}: {wall:.1f} s wall, {out[f'jobs{jobs}']['ms_per_run']:.2f} ms a run, "
+            f"{out[f'jobs{jobs}']['cores_used']:.2f} cores used"
+        )
     out["speedup"] = out["jobs1"]["wall_s"] / out["jobs2"]["wall_s"]
     out["efficiency"] = out["speedup"] / 2
-    say(f"  speed-up {out['speedup']:.2f}, parallel efficiency {out['efficiency']:.0%}")
+    one, two = out["jobs1"], out["jobs2"]
+    # CPU efficiency: the CPU work of jobs=1 over that of jobs=2 (overheads of the pool:
+    # pickling, per-process caches), whatever share of the machine other jobs took
+    out["cpu_efficiency"] = (one["parent_cpu_s"] + one["workers_cpu_s"]) / (
+        two["parent_cpu_s"] + two["workers_cpu_s"]
+    )
+    say(
+        f"  speed-up {out['speedup']:.2f}, parallel efficiency {out['efficiency']:.0%}; "
+        f"cores used {one['cores_used']:.2f} and {two['cores_used']:.2f}; "
+        f"CPU efficiency {out['cpu_efficiency']:.0%}"
+    )
     return out
 
 
@@ -457,82 +476,112 @@ def section(results: dict[str, Any], key: str, out_path: Path, fn) -> Any:
     return results[key]
 
 
-def suite(quick: bool, out_path: Path) -> dict[str, Any]:
+SECTIONS = ("baseline", "default", "scaling", "ensemble", "million")
+
+
+def suite(quick: bool, out_path: Path, only: tuple[str, ...] = SECTIONS) -> dict[str, Any]:
+    """Run the sections in `only` (all by default); with a subset, the other sections of an
+    existing `out_path` are kept, and each section records when and on which commit it ran."""
     cfg = QUICK if quick else FULL
     command = "uv run python benchmarks/run.py" + (" --quick" if quick else "")
-    results: dict[str, Any] = {
-        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "command": command,
-        "cpu_count": os.cpu_count(),
-        "python": platform.python_version(),
-        "simpy": simpy.__version__,
-        "machine": platform.machine(),
-        "commit": commit_id(),
-        "load_at_start": load(),
-        "config": cfg,
-    }
-    say(f"{command}: {os.cpu_count()} cores, load average {results['load_at_start']}")
-
-    say("1. baseline: bare SimPy loop (timeouts and interrupts)")
-    base = section(results, "baseline", out_path, lambda: baseline(cfg))
-    for key in ("small", "large"):
-        b = base.get(key)
-        if b:
-            say(
-                f"  {b['processes']:,} processes: {b['events']:,} events, "
-                f"{b['us_per_event']:.2f} us CPU per event"
-            )
-
-    say(f"2. default scenario, branch {BRANCH} (ratio to the baseline's cost per event)")
-    default = section(results, "default", out_path, lambda: default_scenario(cfg))
-    if "baseline_us_per_event" in default:
-        say(f"  baseline (interleaved): {default['baseline_us_per_event']:.2f} us per event")
-    for key, label in (("record", "record=True "), ("no_record", "record=False")):
-        if key not in default:
-            continue
-        r = default[key]
-        say(
-            f"  {label}: {r['events']} events, {r['state_changes']} state changes, "
-            f"{r['us_per_event']:.1f} us/event (x{r['ratio_per_event']:.1f}), "
-            f"{r['us_per_change']:.1f} us/change (x{r['ratio_per_change']:.1f})"
-        )
-
-    say(f"3. generated networks, branch {BRANCH}, record=False (CPU us per state change)")
-    section(results, "scaling", out_path, lambda: scaling(cfg, quick))
-
-    say(f"4. ensembles: {cfg['ensemble_runs']} runs x 4 branches, default scenario")
-    section(results, "ensemble", out_path, lambda: ensembles(cfg))
-
-    n, budget = cfg["million"], cfg["million_budget_s"]
-    say(f"5. {n:,} firms through the Python API, run for at most {budget:.0f} s")
-    million = section(
-        results,
-        "million",
-        out_path,
-        lambda: in_subprocess(
-            ["--child", "million", "--n", str(n), "--budget", str(budget)], timeout=3600
-        ),
+    results: dict[str, Any] = {}
+    if set(only) != set(SECTIONS) and out_path.exists():
+        results = json.loads(out_path.read_text())
+    results.update(
+        {
+            "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "command": command,
+            "cpu_count": os.cpu_count(),
+            "python": platform.python_version(),
+            "simpy": simpy.__version__,
+            "machine": platform.machine(),
+            "commit": commit_id(),
+            "load_at_start": load(),
+            "config": cfg,
+        }
     )
-    if "error" in million:
-        say(f"  {million['error']}")
-    else:
-        say(
-            f"  generate {million['generate_s']:.0f} s, validate {million['validate_s']:.0f} s, "
-            f"posterior variant {million['variant_s']:.0f} s, build {million['build_s']:.0f} s; "
-            f"ran {million['days_reached']} of {million['days']} days in "
-            f"{million['run_wall_s']:.0f} s wall, {million['changes']:,} changes; "
-            f"peak {million['maxrss_mb']:.0f} MB"
-        )
+    say(f"{command}: {os.cpu_count()} cores, load average {results['load_at_start']}")
+    n, budget = cfg["million"], cfg["million_budget_s"]
+    steps = {
+        "baseline": (
+            "1. baseline: bare SimPy loop (timeouts and interrupts)",
+            lambda: baseline(cfg),
+        ),
+        "default": (
+            f"2. default scenario, branch {BRANCH} (ratio to the baseline's cost per event)",
+            lambda: default_scenario(cfg),
+        ),
+        "scaling": (
+            f"3. generated networks, branch {BRANCH}, record=False (CPU us per state change)",
+            lambda: scaling(cfg, quick),
+        ),
+        "ensemble": (
+            f"4. ensembles: {cfg['ensemble_runs']} runs x 4 branches, default scenario",
+            lambda: ensembles(cfg),
+        ),
+        "million": (
+            f"5. {n:,} firms through the Python API, run for at most {budget:.0f} s",
+            lambda: in_subprocess(
+                ["--child", "million", "--n", str(n), "--budget", str(budget)], timeout=3600
+            ),
+        ),
+    }
+    for key in SECTIONS:
+        if key not in only:
+            continue
+        title, fn = steps[key]
+        say(title)
+        value = section(results, key, out_path, fn)
+        if isinstance(value, dict):
+            value["measured_at"] = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+            value["commit"] = results["commit"]
+        show(key, value)
     results["load_at_end"] = load()
     out_path.write_text(json.dumps(results, indent=2) + "\n")
     say(f"Wrote {out_path}")
     return results
 
 
+def show(key: str, value: Any) -> None:
+    """Print what a section measured (the scaling and ensemble sections print as they go)."""
+    if isinstance(value, dict) and "error" in value:
+        say(f"  {value['error']}")
+        return
+    if key == "baseline":
+        for size in ("small", "large"):
+            b = value[size]
+            say(
+                f"  {b['processes']:,} processes: {b['events']:,} events, "
+                f"{b['us_per_event']:.2f} us CPU per event"
+            )
+    elif key == "default":
+        say(f"  baseline (interleaved): {value['baseline_us_per_event']:.2f} us per event")
+        for part, label in (("record", "record=True "), ("no_record", "record=False")):
+            r = value[part]
+            say(
+                f"  {label}: {r['events']} events, {r['state_changes']} state changes, "
+                f"{r['us_per_event']:.1f} us/event (x{r['ratio_per_event']:.1f}), "
+                f"{r['us_per_change']:.1f} us/change (x{r['ratio_per_change']:.1f})"
+            )
+    elif key == "million":
+        m = value
+        say(
+            f"  generate {m['generate_s']:.0f} s, validate {m['validate_s']:.0f} s, "
+            f"posterior variant {m['variant_s']:.0f} s, build {m['build_s']:.0f} s; "
+            f"ran {m['days_reached']} of {m['days']} days in {m['run_wall_s']:.0f} s wall, "
+            f"{m['changes']:,} changes; peak {m['maxrss_mb']:.0f} MB"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small sizes: under a minute")
     parser.add_argument("--out", type=Path, default=HERE / "results.json")
+    parser.add_argument(
+        "--only",
+        default=",".join(SECTIONS),
+        help=f"comma-separated sections to run, the others kept from --out ({','.join(SECTIONS)})",
+    )
     parser.add_argument("--child", choices=["size", "million"], help=argparse.SUPPRESS)
     parser.add_argument("--n", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--modes", default="default", help=argparse.SUPPRESS)
@@ -544,7 +593,11 @@ def main() -> None:
     elif args.child == "million":
         print(json.dumps(child_million(args.n, args.budget)))
     else:
-        suite(args.quick, args.out)
+        only = tuple(x.strip() for x in args.only.split(",") if x.strip())
+        unknown = set(only) - set(SECTIONS)
+        if unknown:
+            parser.error(f"unknown section(s) {', '.join(sorted(unknown))}")
+        suite(args.quick, args.out, only)
 
 
 if __name__ == "__main__":
