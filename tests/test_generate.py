@@ -128,6 +128,25 @@ def test_parquet_round_trip(tmp_path, network) -> None:
     assert read_firms_parquet(path) == network
 
 
+def test_distributions_round_trip(tmp_path, archetypes) -> None:
+    from timeline.model.uncertain import parse_cell
+
+    spread = parse_cell("triangular(30 60 90)")
+    lead = parse_cell("uniform(5 9)")
+    changed = tuple(
+        firm.model_copy(update={"inventory_days": spread, "lead_time_days": lead})
+        if i % 2
+        else firm
+        for i, firm in enumerate(archetypes)
+    )
+    network = generate_firms(changed, 200, seed=1)
+    assert any(firm.inventory_days == spread for firm in network)
+    write_firms(network, tmp_path / "firms.csv")
+    write_firms(network, tmp_path / "firms.parquet")
+    assert read_firms(tmp_path / "firms.csv") == network
+    assert read_firms_parquet(tmp_path / "firms.parquet") == network
+
+
 def test_parquet_is_checked_like_csv(tmp_path, network) -> None:
     import pyarrow.parquet as pq
 

@@ -42,6 +42,7 @@ from timeline.io.guard import read_bytes, setting
 from timeline.io.tablerows import Table
 from timeline.io.yamlio import MAX_INPUT_ENV
 from timeline.model.scenario import Firm, Scenario, SupplierLink
+from timeline.model.uncertain import format_cell
 
 SECOND_SOURCE = 0.25  # default chance that a link is split between two suppliers
 BLOCK = 4096  # firms per block of random numbers (fixed: part of what a seed means)
@@ -184,8 +185,10 @@ def _cells(firm: Firm) -> list[str]:
             out.append("true" if value else "false")
         elif kind in ("int", "float"):
             out.append(_number(value))
-        else:
-            out.append(str(value))
+        elif isinstance(value, str):
+            out.append(value)
+        else:  # a number or a distribution in a column that takes either
+            out.append(format_cell(value))
     return out
 
 
@@ -213,9 +216,11 @@ def firms_parquet(firms: Sequence[Firm]) -> bytes:
     arrays = []
     for position, name in enumerate(CSV_COLUMNS):
         kind = KINDS[name]
+        values = [getattr(firm, name) for firm in firms]
         if kind in types:
-            values = [getattr(firm, name) for firm in firms]
             arrays.append(pa.array(values, type=types[kind]))
+        elif all(_plain_number(v) for v in values):  # a column that may hold distributions
+            arrays.append(pa.array(values, type=pa.float64()))
         else:
             arrays.append(pa.array([row[position] for row in rows], pa.string()))
     table = pa.Table.from_arrays(arrays, names=list(CSV_COLUMNS))
@@ -223,6 +228,10 @@ def firms_parquet(firms: Sequence[Firm]) -> bytes:
     sink = pa.BufferOutputStream()
     pq.write_table(table, sink, compression="zstd")
     return sink.getvalue().to_pybytes()
+
+
+def _plain_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def write_bytes(path: Path, content: bytes) -> None:
