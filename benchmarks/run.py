@@ -56,6 +56,7 @@ BRANCH = "decouple"
 GC_MODES = ("freeze", "freeze_world", "threshold", "disable")
 GC_MODES_LARGE = ("threshold", "disable")
 REPEATS = {43: 30, 430: 10, 4300: 3}  # runs per mode, interleaved; best of them (else one)
+QUICK_REPEATS = {43: 10, 430: 3}
 FULL = {
     "baseline_processes": 100,
     "baseline_until": 5_000,
@@ -377,7 +378,7 @@ def scaling(cfg: dict[str, Any], quick: bool) -> list[dict[str, Any]]:
     rows = []
     for n in cfg["sizes"]:
         modes = ["default", *(GC_MODES if n in cfg["gc_sizes"] else GC_MODES_LARGE)]
-        repeat = 1 if quick else REPEATS.get(n, 1)
+        repeat = (QUICK_REPEATS if quick else REPEATS).get(n, 1)
         row = in_subprocess(
             ["--child", "size", "--n", str(n), "--modes", ",".join(modes), "--repeat", str(repeat)],
             timeout=3600,
