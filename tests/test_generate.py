@@ -186,3 +186,18 @@ def test_cli_generate(tmp_path) -> None:
     args = ["firms", "generate", "--n", "200", "--seed", "3", "--out", str(csv_out)]
     assert CliRunner().invoke(app, args).exit_code == 0
     assert len(read_firms(csv_out)) == 200
+
+
+def test_a_parquet_firm_table_loads_like_the_csv(tmp_path):
+    """`--firms x.parquet` gives the same firms as the same table written as CSV."""
+    from timeline.io import generate as g
+    from timeline.io.loader import load_scenario
+
+    base = load_scenario()
+    firms = g.generate_firms(base.firms, 60, 3)
+    (tmp_path / "f.parquet").write_bytes(g.firms_parquet(firms))
+    (tmp_path / "f.csv").write_bytes(g.firms_csv(firms))
+    a = load_scenario(None, tmp_path / "f.parquet").firms
+    b = load_scenario(None, tmp_path / "f.csv").firms
+    assert a == b
+    assert len(a) == 60

@@ -85,6 +85,10 @@ def read_firms(path: Path) -> tuple[Firm, ...]:
     if raw.startswith(_XLSX_MAGIC) or path.suffix.lower() == ".xlsx":
         table = Table(path, decimal_comma=False)
         rows = xlsx_rows(path, raw)
+    elif raw.startswith(b"PAR1") or path.suffix.lower() == ".parquet":
+        from timeline.io.generate import parquet_rows  # pyarrow only for Parquet tables
+
+        table, rows = Table(path, decimal_comma=False), parquet_rows(path, raw)
     else:
         text = decode_text(path, raw, bom=True)
         header = text.split("\n", 1)[0]
