@@ -315,14 +315,7 @@ def write_simulation(
 ) -> list[Path]:
     """Write a simulation's files under `out` (plus `extra` files per branch folder)."""
     folders, top = simulation_files(sim, command, created_at, extra)
-    return write_set(Path(out), folders, top, force)
-
-
-def write_set(
-    out: Path, folders: dict[str, dict[str, bytes]], files: dict[str, bytes], force: bool
-) -> list[Path]:
-    """Write branch folders and top-level files as one transaction (see `write_output_set`)."""
-    return write_output_set(Path(out), folders, files, force)
+    return write_output_set(Path(out), folders, top, force)
 
 
 def write_runs(

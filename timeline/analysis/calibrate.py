@@ -21,10 +21,10 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from timeline.engine.world import RunResult, simulate
-from timeline.ensemble.outcome import FLOW_DESTINATIONS, month_index, monthly_flows
 from timeline.model.policy import destination_of
 from timeline.model.scenario import Scenario
 from timeline.model.uncertain import Distribution
+from timeline.results.metrics import FLOW_DESTINATIONS, month_index, monthly_flows
 
 
 class _Strict(BaseModel):

@@ -42,7 +42,8 @@ def run_calibration(
         "command": " ".join(["timeline", *sys.argv[1:]]),
         "scenario_fingerprint": loaded.model_copy(update={"posterior": ()}).fingerprint,
         "priors_file": priors_path.name,
-        "targets": [t for t, _, _ in spec.flow_targets()] and "flow index and licence shares",
+        "targets": [f"flow index {d} {m}" for d, m, _ in spec.flow_targets()]
+        + [f"approved share {t.destination} by {t.by}" for t in spec.licences],
         "distance": "root mean square of (simulated median - observed), licence targets weighted",
     }
     fit = pd.DataFrame(cal.fit_rows(spec, best))

@@ -49,7 +49,8 @@ def run_buffer(
     write_file(Path(out) / "buffers.csv", csv_bytes(frame))
     typer.echo(
         f"Stocks needed to keep each plant running after {loaded.branch_point} in "
-        f"{confidence:.0%} of {runs} paired runs (multiple found to {5}%):"
+        f"{confidence:.0%} of {runs} paired runs (multiple found to within "
+        f"{answers[0].tolerance:.0%}):"
     )
     for a in answers:
         needed = "not within 32x its stock" if a.days_needed is None else f"{a.days_needed:g} days"

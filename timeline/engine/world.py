@@ -96,17 +96,7 @@ class World:
         days: int,
         record: bool = True,
     ) -> None:
-        self.scenario = scenario
-        self.env = simpy.Environment()
-        self.start_date = scenario.start
-        self.calendar = scenario.calendar
-        self.streams = streams
-        self.policy = scenario.initial_policy
-        parameters = scenario.parameters
-        self.air_share = parameters.air_freight_share.value
-        self.air_days = int(parameters.air_freight_days.value)
-        self.pipeline = int(parameters.export_pipeline_days.value)
-        self.valid_days = int(parameters.licence_valid_days.value)
+        self._setup(scenario, simpy.Environment(), streams, scenario.initial_policy)
         self.record = Recorder() if record else NullRecorder()
         schedule = scenario.cached(("schedule", branch), lambda: resolve(scenario, branch))
         ids = tuple(f.id for f in scenario.firms)
@@ -123,14 +113,34 @@ class World:
             params=draw_params(scenario, streams),
         )
         self.result.policy_changes.append((0, self.policy))
-        batches: dict[int, list[Scheduled]] = {}
-        for item in schedule:
-            batches.setdefault(self.day(item.date), []).append(item)
-        self.batches = sorted(batches.items())
+        self.batches = self._batches(schedule)
         self.next_batch = 0
         self.plants, self.supplies = self._build(scenario, self.result.params)
         self.by_firm = {s.firm_index: s for s in self.supplies}
         self.china = [0.0] * len(self.plants)
+
+    def _setup(
+        self, scenario: Scenario, env: simpy.Environment, streams: Streams, policy: PolicyState
+    ) -> None:
+        """What a world takes from its scenario, whether new or restored."""
+        parameters = scenario.parameters
+        self.scenario = scenario
+        self.env = env
+        self.start_date = scenario.start
+        self.calendar = scenario.calendar
+        self.streams = streams
+        self.policy = policy
+        self.air_share = parameters.air_freight_share.value
+        self.air_days = int(parameters.air_freight_days.value)
+        self.pipeline = int(parameters.export_pipeline_days.value)
+        self.valid_days = int(parameters.licence_valid_days.value)
+
+    def _batches(self, schedule: list[Scheduled]) -> list[tuple[int, list[Scheduled]]]:
+        """The schedule as one batch of events per day, in day order."""
+        batches: dict[int, list[Scheduled]] = {}
+        for item in schedule:
+            batches.setdefault(self.day(item.date), []).append(item)
+        return sorted(batches.items())
 
     def _build(
         self, scenario: Scenario, params: list[FirmParams]
@@ -358,23 +368,16 @@ class World:
                 ("schedule", branch), lambda: resolve(scenario, branch)
             )
         world = cls.__new__(cls)
-        world.scenario = scenario
-        world.env = simpy.Environment(initial_time=state.day)
-        world.start_date = scenario.start
-        world.calendar = scenario.calendar
-        world.streams = Streams(result.seed, result.replicate)
-        world.policy = state.policy
-        world.air_share = scenario.parameters.air_freight_share.value
-        world.air_days = int(scenario.parameters.air_freight_days.value)
-        world.pipeline = int(scenario.parameters.export_pipeline_days.value)
-        world.valid_days = int(scenario.parameters.licence_valid_days.value)
+        world._setup(
+            scenario,
+            simpy.Environment(initial_time=state.day),
+            Streams(result.seed, result.replicate),
+            state.policy,
+        )
         world.record = Recorder()
         world.record.records = result.records
         world.result = result
-        batches: dict[int, list[Scheduled]] = {}
-        for item in result.schedule:
-            batches.setdefault(world.day(item.date), []).append(item)
-        world.batches = sorted(batches.items())
+        world.batches = world._batches(result.schedule)
         world.next_batch = sum(1 for day, _ in world.batches if day < state.day)
         world.plants = copy.deepcopy(state.plants)
         world.supplies = copy.deepcopy(state.supplies)

@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from timeline.ensemble.outcome import DAILY, FLOW_DESTINATIONS, Outcome
+from timeline.ensemble.outcome import DAILY, Outcome
 from timeline.model.scenario import Scenario
+from timeline.results.metrics import FLOW_DESTINATIONS
 
 QUANTILES = (0.1, 0.25, 0.5, 0.75, 0.9)
 HEADLINES = (

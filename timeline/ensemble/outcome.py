@@ -10,9 +10,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from timeline.engine.world import RunResult
-from timeline.model.policy import DESTINATIONS, destination_of
 from timeline.model.scenario import Scenario
 from timeline.results import metrics as m
+from timeline.results.metrics import monthly_flows
 
 DAILY = (
     "firms_stopped",
@@ -20,7 +20,6 @@ DAILY = (
     "value_added_lost_usd",
     "cumulative_value_added_lost_usd",
 )
-FLOW_DESTINATIONS = (*DESTINATIONS, "world")
 
 
 @dataclass
@@ -52,47 +51,6 @@ class Outcome:
             "value_added_lost_since_branch_usd": float(self.daily[2, branch_day:].sum()),
             "firms_ever_stopped": float((self.first_stop >= 0).sum()),
         }
-
-
-def month_index(start, days: int) -> np.ndarray:
-    """The month number (0 = the start's month) of each day."""
-    import datetime as dt
-
-    first = start.year * 12 + start.month - 1
-    out = np.empty(days, dtype=np.int64)
-    for day in range(days):
-        d = start + dt.timedelta(days=day)
-        out[day] = d.year * 12 + d.month - 1 - first
-    return out
-
-
-def monthly_flows(result: RunResult, scenario: Scenario, months: np.ndarray) -> np.ndarray:
-    """Monthly share of normal direct Chinese supply delivered, per destination and world,
-    weighted by each buyer's normal purchases from China (re_tonnes_per_year x china_share)."""
-    firms = scenario.firms
-    days = result.days
-    weight = np.array([f.re_tonnes_per_year * f.china_share for f in firms], dtype=float)
-    dest = np.array([FLOW_DESTINATIONS.index(destination_of(f.country)) for f in firms])
-    nd = len(FLOW_DESTINATIONS)
-    base = np.zeros(nd)
-    np.add.at(base, dest, weight)
-    base[-1] = weight.sum()
-    # delivered(t) per destination = base + sum over change points of weight * (share - prev)
-    delta = np.zeros((nd, days + 1))
-    prev = np.ones(len(firms))
-    for day, firm, share in result.flows:
-        w = weight[firm] * (share - prev[firm])
-        prev[firm] = share
-        if w:
-            delta[dest[firm], day] += w
-            delta[-1, day] += w
-    delivered = base[:, None] + np.cumsum(delta, axis=1)[:, :days]
-    count = np.bincount(months, minlength=months.max() + 1).astype(float)
-    out = np.full((nd, len(count)), np.nan)
-    for k in range(nd):
-        if base[k] > 0:
-            out[k] = np.bincount(months, delivered[k], minlength=len(count)) / count / base[k]
-    return out
 
 
 def _with_risk(result: RunResult, risk: list) -> RunResult:
@@ -129,25 +87,16 @@ def outcome_of(
             np.cumsum(d.value_added_lost_usd),
         ]
     ).astype(np.float64)
-    stopped = s.rate <= 1e-9
-    length = s.end - s.start
-    later_start = np.maximum(s.start, branch_day)
-    later_len = np.clip(s.end - later_start, 0, None)
-    first = np.full(n, np.iinfo(np.int64).max)
-    np.minimum.at(first, s.firm[stopped], s.start[stopped])
-    since_mask = stopped & (later_len > 0)
-    first_since = np.full(n, np.iinfo(np.int64).max)
-    np.minimum.at(first_since, s.firm[since_mask], later_start[since_mask])
-    big = np.iinfo(np.int64).max
+    f = m.per_firm(s, n, branch_day, values)
     return Outcome(
         result.replicate,
         daily,
-        np.where(first == big, -1, first),
-        np.bincount(s.firm, length * stopped, minlength=n).astype(np.int64),
-        np.bincount(s.firm, (1 - s.rate) * length * values.value_added[s.firm], minlength=n),
-        np.where(first_since == big, -1, first_since),
-        np.bincount(s.firm, later_len * stopped, minlength=n).astype(np.int64),
-        np.bincount(s.firm, (1 - s.rate) * later_len * values.value_added[s.firm], minlength=n),
-        (s.firm[stopped], s.start[stopped], s.end[stopped]),
+        np.nan_to_num(f.first_stop, nan=-1).astype(np.int64),
+        f.days_stopped,
+        f.value_lost,
+        np.nan_to_num(f.first_stop_since, nan=-1).astype(np.int64),
+        f.days_stopped_since,
+        f.value_lost_since,
+        (s.firm[f.stopped], s.start[f.stopped], s.end[f.stopped]),
         monthly_flows(result, scenario, months),
     )

@@ -13,13 +13,11 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 
-import numpy as np
-
 from timeline.engine.world import simulate
 from timeline.ensemble.aggregate import Ensemble
-from timeline.ensemble.outcome import Outcome, month_index, outcome_of
+from timeline.ensemble.outcome import Outcome, outcome_of
 from timeline.model.scenario import Scenario
-from timeline.results.metrics import FirmValues
+from timeline.results.metrics import FirmValues, month_index
 
 Progress = Callable[[int], None]  # called with the number of runs just finished
 
@@ -189,11 +187,3 @@ def _dask(
     finally:
         if own:
             client.close()
-
-
-def outcomes_equal(a: Ensemble, b: Ensemble) -> bool:
-    """For tests: two ensembles hold the same numbers."""
-    return all(
-        np.array_equal(a.branch(x).headlines, b.branch(x).headlines, equal_nan=True)
-        for x in a.branches
-    )

@@ -400,12 +400,7 @@ def _transaction(
         raise _unwritable(out, err) from None
 
 
-# --- single targets (kept for callers of earlier versions) --------------------------------
-
-
-def write_folder(folder: Path, files: dict[str, bytes], force: bool = False) -> None:
-    """Replace `folder` with exactly `files` (name -> content), as a one-folder output set."""
-    write_output_set(folder.parent, {folder.name: files}, {}, force)
+# --- a single file --------------------------------------------------------------------------
 
 
 def write_file(path: Path, content: bytes) -> None:

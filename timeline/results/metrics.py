@@ -9,12 +9,16 @@ at `makeup_rate` of its daily output once it runs fully again, is deferred, not 
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 import numpy as np
 
 from timeline.engine.world import RunResult
+from timeline.model.policy import DESTINATIONS, destination_of
 from timeline.model.scenario import Scenario
+
+FLOW_DESTINATIONS = (*DESTINATIONS, "world")
 
 
 @dataclass(frozen=True)
@@ -181,4 +185,87 @@ def made_up(eps: list[Episode], values: FirmValues, rate: float, horizon: int) -
         nxt = eps[i + 1] if i + 1 < len(eps) and eps[i + 1].firm == e.firm else None
         room = ((nxt.start if nxt else horizon) - e.end) * rate * values.daily[e.firm]
         out[i] = min(e.output_lost_usd, max(0.0, room))
+    return out
+
+
+@dataclass(frozen=True)
+class PerFirm:
+    """Each firm's figures in one run; first days are NaN when it never happens."""
+
+    stopped: np.ndarray  # per span: at rate 0
+    first_stop: np.ndarray
+    first_curtailed: np.ndarray
+    first_stop_since: np.ndarray  # a stop still running at the branch point counts from it
+    days_stopped: np.ndarray
+    days_curtailed: np.ndarray
+    days_stopped_since: np.ndarray
+    output_lost: np.ndarray
+    value_lost: np.ndarray
+    value_lost_since: np.ndarray
+
+
+def _first(n: int, firm: np.ndarray, day: np.ndarray) -> np.ndarray:
+    out = np.full(n, np.inf)
+    np.minimum.at(out, firm, day)
+    return np.where(np.isinf(out), np.nan, out)
+
+
+def per_firm(s: Spans, n: int, branch_day: int, values: FirmValues) -> PerFirm:
+    """Per-firm totals and first days from the spans of a run, vectorised."""
+    stopped = s.rate <= 1e-9
+    length = s.end - s.start
+    later_start = np.maximum(s.start, branch_day)
+    later_len = np.clip(s.end - later_start, 0, None)
+    since = stopped & (later_len > 0)
+    shortfall = 1.0 - s.rate
+    return PerFirm(
+        stopped,
+        _first(n, s.firm[stopped], s.start[stopped]),
+        _first(n, s.firm[~stopped], s.start[~stopped]),
+        _first(n, s.firm[since], later_start[since]),
+        np.bincount(s.firm, length * stopped, minlength=n).astype(np.int64),
+        np.bincount(s.firm, length * ~stopped, minlength=n).astype(np.int64),
+        np.bincount(s.firm, later_len * stopped, minlength=n).astype(np.int64),
+        np.bincount(s.firm, shortfall * length * values.daily[s.firm], minlength=n),
+        np.bincount(s.firm, shortfall * length * values.value_added[s.firm], minlength=n),
+        np.bincount(s.firm, shortfall * later_len * values.value_added[s.firm], minlength=n),
+    )
+
+
+def month_index(start, days: int) -> np.ndarray:
+    """The month number (0 = the start's month) of each day."""
+    first = start.year * 12 + start.month - 1
+    out = np.empty(days, dtype=np.int64)
+    for day in range(days):
+        d = start + dt.timedelta(days=day)
+        out[day] = d.year * 12 + d.month - 1 - first
+    return out
+
+
+def monthly_flows(result: RunResult, scenario: Scenario, months: np.ndarray) -> np.ndarray:
+    """Monthly share of normal direct Chinese supply delivered, per destination and world,
+    weighted by each buyer's normal purchases from China (re_tonnes_per_year x china_share)."""
+    firms = scenario.firms
+    days = result.days
+    weight = np.array([f.re_tonnes_per_year * f.china_share for f in firms], dtype=float)
+    dest = np.array([FLOW_DESTINATIONS.index(destination_of(f.country)) for f in firms])
+    nd = len(FLOW_DESTINATIONS)
+    base = np.zeros(nd)
+    np.add.at(base, dest, weight)
+    base[-1] = weight.sum()
+    # delivered(t) per destination = base + sum over change points of weight * (share - prev)
+    delta = np.zeros((nd, days + 1))
+    prev = np.ones(len(firms))
+    for day, firm, share in result.flows:
+        w = weight[firm] * (share - prev[firm])
+        prev[firm] = share
+        if w:
+            delta[dest[firm], day] += w
+            delta[-1, day] += w
+    delivered = base[:, None] + np.cumsum(delta, axis=1)[:, :days]
+    count = np.bincount(months, minlength=months.max() + 1).astype(float)
+    out = np.full((nd, len(count)), np.nan)
+    for k in range(nd):
+        if base[k] > 0:
+            out[k] = np.bincount(months, delivered[k], minlength=len(count)) / count / base[k]
     return out

@@ -10,7 +10,6 @@ import numpy as np
 import pandas as pd
 
 from timeline.engine.world import RunResult
-from timeline.model.policy import DESTINATIONS, destination_of
 from timeline.model.scenario import Scenario
 from timeline.results import events as ev
 from timeline.results import metrics as m
@@ -137,34 +136,8 @@ def firms_frame(result: RunResult, scenario: Scenario) -> pd.DataFrame:
     made = m.made_up(eps, values, scenario.parameters.makeup_rate.value, result.days)
     n = len(scenario.firms)
     branch_day = (scenario.branch_point - scenario.start).days
-    stopped = s.rate <= 1e-9
-    length = s.end - s.start
-    first_stop = np.full(n, np.nan)
-    first_curtailed = np.full(n, np.nan)
-    first_stop_since = np.full(n, np.nan)
-    for f, a, is_stop in zip(s.firm.tolist(), s.start.tolist(), stopped.tolist(), strict=True):
-        if is_stop:
-            first_stop[f] = min(first_stop[f], a) if not np.isnan(first_stop[f]) else a
-        else:
-            first_curtailed[f] = (
-                min(first_curtailed[f], a) if not np.isnan(first_curtailed[f]) else a
-            )
-    later_start = np.maximum(s.start, branch_day)
-    later_len = np.clip(s.end - later_start, 0, None)
-    for f, a, is_stop, span in zip(
-        s.firm.tolist(), later_start.tolist(), stopped.tolist(), later_len.tolist(), strict=True
-    ):
-        if is_stop and span > 0 and (np.isnan(first_stop_since[f]) or a < first_stop_since[f]):
-            first_stop_since[f] = a
-    shortfall = (1.0 - s.rate) * length
-    lost = np.bincount(s.firm, shortfall * values.daily[s.firm], minlength=n)
-    added = np.bincount(s.firm, shortfall * values.value_added[s.firm], minlength=n)
-    added_since = np.bincount(
-        s.firm, (1.0 - s.rate) * later_len * values.value_added[s.firm], minlength=n
-    )
-    days_stopped = np.bincount(s.firm, length * stopped, minlength=n)
-    days_stopped_since = np.bincount(s.firm, later_len * stopped, minlength=n)
-    days_curtailed = np.bincount(s.firm, length * ~stopped, minlength=n)
+    f = m.per_firm(s, n, branch_day, values)
+    added = f.value_lost
     made_by_firm = np.bincount([e.firm for e in eps], made, minlength=n) if eps else np.zeros(n)
     cut = np.array([result.first_cut.get(i, np.nan) for i in range(n)], dtype=float)
     recovered = np.array([result.recovered.get(i, np.nan) for i in range(n)], dtype=float)
@@ -179,17 +152,17 @@ def firms_frame(result: RunResult, scenario: Scenario) -> pd.DataFrame:
             "group": [f.group for f in firms],
             "end_use": [f.end_use for f in firms],
             "first_cut_date": dates(result, cut),
-            "first_stop_date": dates(result, first_stop),
-            "first_curtailed_date": dates(result, first_curtailed),
-            "days_stopped": days_stopped.astype("int64"),
-            "days_curtailed": days_curtailed.astype("int64"),
-            "output_lost_usd": np.round(lost).astype("int64"),
+            "first_stop_date": dates(result, f.first_stop),
+            "first_curtailed_date": dates(result, f.first_curtailed),
+            "days_stopped": f.days_stopped,
+            "days_curtailed": f.days_curtailed,
+            "output_lost_usd": np.round(f.output_lost).astype("int64"),
             "value_added_lost_usd": np.round(added).astype("int64"),
             "made_up_usd": np.round(made_by_firm).astype("int64"),
-            "first_stop_since_branch_date": dates(result, first_stop_since),
-            "days_stopped_since_branch": days_stopped_since.astype("int64"),
-            "value_added_lost_since_branch_usd": np.round(added_since).astype("int64"),
-            "time_to_survive_days": pd.array(first_stop - cut, dtype="Float64").astype("Int64"),
+            "first_stop_since_branch_date": dates(result, f.first_stop_since),
+            "days_stopped_since_branch": f.days_stopped_since,
+            "value_added_lost_since_branch_usd": np.round(f.value_lost_since).astype("int64"),
+            "time_to_survive_days": pd.array(f.first_stop - cut, dtype="Float64").astype("Int64"),
             "time_to_recover_days": pd.array(recovered - cut, dtype="Float64").astype("Int64"),
             "risk_exposure_index": np.round(added / worst, 3) if worst else np.zeros(n),
         },
@@ -204,32 +177,15 @@ def flows_frame(result: RunResult, scenario: Scenario) -> pd.DataFrame:
     above 1 while buyers restock. Columns: month, destination (US, EU, ... and world),
     flow_index.
     """
-    firms = scenario.firms
-    weight = np.array([f.re_tonnes_per_year * f.china_share for f in firms], dtype=float)
-    dest = [destination_of(f.country) for f in firms]
-    n, days = len(firms), result.days
-    delivered: dict[int, np.ndarray] = {}  # per buyer, the share delivered each day
-    points: dict[int, list[tuple[int, float]]] = {}
-    for day, firm, share in result.flows:
-        points.setdefault(firm, []).append((day, share))
-    for firm in range(n):
-        if weight[firm] <= 0:
-            continue
-        daily = np.ones(days)
-        for day, share in points.get(firm, []):
-            daily[day:] = share
-        delivered[firm] = daily
-    month = dates(result, range(days)).dt.to_period("M")
-    rows = []
-    for name in [*DESTINATIONS, "world"]:
-        members = [f for f in delivered if name == "world" or dest[f] == name]
-        total = sum(weight[f] for f in members)
-        if total <= 0:
-            continue
-        mix = sum(delivered[f] * weight[f] for f in members) / total
-        by_month = pd.Series(mix).groupby(month.to_numpy()).mean()
-        for period, value in by_month.items():
-            rows.append((period.to_timestamp(), name, round(float(value), 4)))
+    months = m.month_index(result.start, result.days)
+    index = m.monthly_flows(result, scenario, months)
+    first = pd.Timestamp(result.start).to_period("M")
+    rows = [
+        ((first + k).to_timestamp(), name, round(float(index[d, k]), 4))
+        for d, name in enumerate(m.FLOW_DESTINATIONS)
+        if not np.isnan(index[d]).all()
+        for k in range(index.shape[1])
+    ]
     frame = pd.DataFrame(rows, columns=["month", "destination", "flow_index"])
     frame["month"] = pd.to_datetime(frame["month"]).astype("datetime64[ns]")
     return frame.sort_values(["month", "destination"], kind="stable").reset_index(drop=True)
