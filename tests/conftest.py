@@ -136,6 +136,17 @@ def whole_days(x: float) -> int:
     return math.ceil(x - 1e-9)
 
 
+def working_days_before(end: dt.date, n: int, holidays: frozenset[dt.date] = frozenset()):
+    """The working day from which `n` working days (Mon-Fri, less `holidays`) run to `end`,
+    counted by a plain day loop backwards."""
+    day = end
+    while n > 0:
+        day -= dt.timedelta(days=1)
+        if day.weekday() < 5 and day not in holidays:
+            n -= 1
+    return day
+
+
 def with_parameters(scenario: Scenario, **values: float) -> Scenario:
     """`scenario` with some of its Parameters (restart_threshold_days, air_freight_share, ...)
     set to plain numbers."""

@@ -30,6 +30,7 @@ from conftest import (
     whole_days,
     with_parameters,
     working_days_after,
+    working_days_before,
 )
 
 from timeline.engine.trace import Kind
@@ -322,6 +323,99 @@ def test_an_approved_licence_lapses_after_licence_valid_days():
     assert lapsed.channel == 0
     # 30 days of cover outlast the first gaps (goods dry from day 40 to 54, and again)
     assert [day for day, _, _ in firm_rates(result, "f") if day <= second] == []
+
+
+def test_a_renewal_filed_ahead_and_approved_leaves_no_gap():
+    """With renew_ahead_working_days R, the firm applies for its next licence R working days
+    before its licence lapses; approved (10 working days) before the lapse, the channel is
+    never cut again and the new licence runs from its own approval."""
+    valid, ahead = 40, 15
+    scenario = with_parameters(
+        scenario_with([firm("f", elements=["Dy"], china_share=1.0)]),
+        licence_valid_days=valid,
+        renew_ahead_working_days=ahead,
+    )
+    result = simulate(scenario, "base", 0)
+    lapse = DECISION + valid
+    renew = day_of(working_days_before(START + dt.timedelta(days=lapse), ahead).isoformat())
+    decided = day_of(working_days_after(START + dt.timedelta(days=renew), 10).isoformat())
+    assert renew < decided < lapse
+    trace = [(r.day, Kind(r.kind), r.a) for r in firm_records(result, "f") if r.day <= lapse]
+    assert trace[3:] == [
+        (DECISION, Kind.APPROVED, 1),
+        (DECISION + LEAD, Kind.RESTORED, LEAD),
+        (renew, Kind.APPLIED, 2),
+        (decided, Kind.APPROVED, 2),
+    ]
+    assert not firm_records(result, "f", Kind.LAPSED)[:1] or (
+        firm_records(result, "f", Kind.LAPSED)[0].day >= decided + valid
+    )
+
+
+def test_a_renewal_denied_lets_the_licence_lapse_and_cuts_the_channel():
+    """A renewal decided as a denial (approval 0 from day 60) is re-reviewed; the licence
+    lapses meanwhile and the channel is cut on the lapse day, with no second application."""
+    valid, ahead = 40, 15
+    tighten = event("tighten", "2025-05-30", effects={"approval": {"US": {"civil": 0.0}}})
+    scenario = with_parameters(
+        scenario_with([firm("f", elements=["Dy"], china_share=1.0)], [tighten]),
+        licence_valid_days=valid,
+        renew_ahead_working_days=ahead,
+    )
+    result = simulate(scenario, "base", 0)
+    lapse = DECISION + valid
+    kinds = [(r.day, Kind(r.kind)) for r in firm_records(result, "f") if DECISION < r.day <= lapse]
+    assert (lapse, Kind.LAPSED) in kinds
+    assert (lapse, Kind.SUPPLY_CUT) in kinds
+    assert [k for _, k in kinds].count(Kind.DENIED) == 1
+    assert [k for _, k in kinds].count(Kind.APPLIED) == 1  # the renewal; the rest re-reviews
+    assert Kind.REREVIEW in [k for _, k in kinds]
+
+
+def test_licence_validity_is_drawn_per_approval_around_its_median():
+    """With licence_valid_spread > 1 each approval's licence runs its own drawn number of
+    days (keyed: the same run twice gives the same lengths), spread around the median."""
+    scenario = with_parameters(
+        scenario_with([firm(f"f{i}", elements=["Dy"], china_share=1.0) for i in range(40)]),
+        licence_valid_days=30,
+        licence_valid_spread=2.0,
+    )
+
+    def lengths(result):
+        out = []
+        for i in range(40):
+            approved = firm_records(result, f"f{i}", Kind.APPROVED)
+            lapsed = firm_records(result, f"f{i}", Kind.LAPSED)
+            out.append(lapsed[0].day - approved[0].day)
+        return out
+
+    first = lengths(simulate(scenario, "base", 0))
+    assert first == lengths(simulate(scenario, "base", 0))
+    assert len(set(first)) > 5
+    assert min(first) < 30 < max(first)
+    assert 20 <= sorted(first)[20] <= 40  # the median near 30
+
+
+def test_a_general_licence_with_a_share_reaches_a_keyed_part_of_its_group():
+    """share 0.5: about half of 60 US buyers are covered, the same ones in every branch run
+    with this seed, others under another seed; share 1 covers all, share 0 none."""
+
+    def covered(share, seed=0):
+        licence = {"id": "gl-half", "destinations": ["US"], "share": share}
+        result = run(
+            [firm(f"f{i}", elements=["Dy"], china_share=1.0) for i in range(60)],
+            seed=seed,
+            approval=approval(civil=0.0),
+            general_licences=[licence],
+        )
+        return {i for i in range(60) if not firm_records(result, f"f{i}", Kind.SUPPLY_CUT)}
+
+    half = covered(0.5)
+    assert 18 <= len(half) <= 42
+    assert covered(0.5) == half
+    assert covered(0.5, seed=1) != half
+    assert covered(1.0) == set(range(60))
+    assert covered(0.0) == set()
 
 
 def test_a_denial_is_followed_by_a_rereview_on_chinas_working_days():

@@ -66,6 +66,8 @@ class Office(Protocol):
     air_days: int
     pipeline: int
     valid_days: int
+    valid_spread: float
+    renew_ahead: int
 
     def date(self, day: int) -> dt.date: ...
     def day(self, date: dt.date) -> int: ...
@@ -99,6 +101,7 @@ class Channel:
     ships_until: int | None = None  # export declarations made before a cut still leave
     filing: int = -1  # index of the current filing in the run's filings
     valid_until: int | None = None  # an approved licence lapses on this day
+    renew_day: int | None = None  # the firm applies for the next licence on this day
 
     @property
     def missing(self) -> frozenset[str]:
@@ -183,9 +186,18 @@ class Supply:
         for channel in self.channels:
             was = bool(channel.missing)
             channel.controlled = self.controlled(channel, policy)
+            if not channel.controlled:  # nothing to license: no renewal either
+                channel.renew_day = None
+                if channel.pending and not was:
+                    channel.pending = False
+                    channel.due_day = None
             was_general = channel.general
             channel.general = bool(channel.controlled) and any(
                 g.covers(self.destination, self.firm.sector, self.firm.id, channel.end_use)
+                and (
+                    g.share >= 1.0
+                    or office.streams.uniform("general", g.id, self.firm.id) < g.share
+                )
                 for g in policy.general_licences
             )
             if channel.missing and not was:
@@ -254,7 +266,7 @@ class Supply:
         channel.pending = True
         channel.rereview = rereview
         channel.applied_day = office.now
-        channel.requested = channel.missing
+        channel.requested = channel.missing or channel.controlled  # none missing: a renewal
         if not rereview and channel.route == "direct":
             channel.filing = office.filed(self, channel)
         channel.due_day, days = self._review(office, channel)
@@ -282,8 +294,7 @@ class Supply:
                 office.approved(channel.filing)
                 channel.filing = -1
             if office.valid_days > 0:
-                channel.valid_until = office.now + office.valid_days
-                office.at(channel.valid_until, EXPIRE, self, channel.index)
+                self.hold(office, channel, office.now + self._valid_days(office, channel))
             office.record(
                 office.now,
                 Kind.APPROVED,
@@ -327,11 +338,41 @@ class Supply:
             )
             office.at(channel.dry_day, DRY, self, channel.index)
 
+    def _valid_days(self, office: Office, channel: Channel) -> int:
+        """How long the licence just approved runs: licences are per contract, so their
+        lengths vary; the u-quantile of a lognormal (median `valid_days`, p90 x spread)."""
+        u = office.streams.uniform("valid", self.firm.id, channel.index, channel.applications)
+        return max(1, review_days(office.valid_days, office.valid_spread, u))
+
+    def hold(self, office: Office, channel: Channel, until: int) -> None:
+        """The channel holds a licence that lapses on day `until`; with renewals ahead, the
+        firm applies for the next one `renew_ahead` working days before."""
+        channel.valid_until = until
+        office.at(until, EXPIRE, self, channel.index)
+        channel.renew_day = None
+        if office.renew_ahead > 0:
+            start = office.calendar.working_days_before(office.date(until), office.renew_ahead)
+            channel.renew_day = max(office.now + 1, office.day(start))
+            if channel.renew_day < until:
+                office.at(channel.renew_day, RENEW, self, channel.index)
+            else:
+                channel.renew_day = None
+
+    def renew(self, office: Office, channel: Channel) -> None:
+        """Apply for the next licence while the current one still runs."""
+        if channel.renew_day != office.now:
+            return
+        channel.renew_day = None
+        if channel.pending or channel.valid_until is None or not channel.controlled:
+            return
+        self._apply(office, channel)
+
     def expire(self, office: Office, channel: Channel) -> None:
         """An approved licence lapses: the elements need a new licence (a new application)."""
         if channel.valid_until != office.now:
             return
         channel.valid_until = None
+        channel.renew_day = None
         was = bool(channel.missing)
         channel.covered = frozenset()
         if channel.missing and not was:
@@ -383,4 +424,4 @@ class Supply:
         office.feed(self)
 
 
-DECIDE, DRY, ARRIVE, SHIPPED, EXPIRE = 1, 2, 3, 4, 5
+DECIDE, DRY, ARRIVE, SHIPPED, EXPIRE, RENEW = 1, 2, 3, 4, 5, 6

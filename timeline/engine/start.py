@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from timeline.engine.firm import EPS, Plant
-from timeline.engine.licence import EXPIRE, Supply
+from timeline.engine.licence import Supply
 
 NONE, HELD, PENDING = "none", "held", "pending"
 
@@ -68,6 +68,7 @@ def _licence(world, supply: Supply, channel, given: LicenceStart) -> None:
     if not channel.controlled:
         return  # no licence needed on this day: nothing to set
     channel.valid_until = None
+    channel.renew_day = None
     channel.ships_until = None
     channel.dry_day = None
     channel.arrive_day = None
@@ -77,8 +78,7 @@ def _licence(world, supply: Supply, channel, given: LicenceStart) -> None:
         channel.due_day = None
         channel.flowing = True
         if given.until is not None and given.until > world.now:
-            channel.valid_until = given.until
-            world.at(given.until, EXPIRE, supply, channel.index)
+            supply.hold(world, channel, given.until)
     else:
         channel.covered = frozenset()
         channel.flowing = False

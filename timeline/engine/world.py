@@ -22,7 +22,16 @@ import simpy
 from simpy.events import Event
 
 from timeline.engine.firm import EPS, Input, Plant
-from timeline.engine.licence import ARRIVE, DECIDE, DRY, EXPIRE, SHIPPED, Channel, Supply
+from timeline.engine.licence import (
+    ARRIVE,
+    DECIDE,
+    DRY,
+    EXPIRE,
+    RENEW,
+    SHIPPED,
+    Channel,
+    Supply,
+)
 from timeline.engine.params import FirmParams, draw_params
 from timeline.engine.streams import Streams
 from timeline.engine.trace import Kind, NullRecorder, Record, Recorder
@@ -134,6 +143,8 @@ class World:
         self.air_days = int(parameters.air_freight_days.value)
         self.pipeline = int(parameters.export_pipeline_days.value)
         self.valid_days = int(parameters.licence_valid_days.value)
+        self.valid_spread = float(parameters.licence_valid_spread.value)
+        self.renew_ahead = int(parameters.renew_ahead_working_days.value)
 
     def _batches(self, schedule: list[Scheduled]) -> list[tuple[int, list[Scheduled]]]:
         """The schedule as one batch of events per day, in day order."""
@@ -231,6 +242,8 @@ class World:
             supply.shipped(self, target)
         elif kind == EXPIRE:
             supply.expire(self, target)
+        elif kind == RENEW:
+            supply.renew(self, target)
 
     def wake(self, plant: Plant, day: int) -> None:
         _Call(self.env, day, WAKE * _CLASS + plant.index * 4, self._woken, plant, day)
@@ -394,6 +407,7 @@ class World:
                     (ARRIVE, channel.arrive_day),
                     (SHIPPED, channel.ships_until),
                     (EXPIRE, channel.valid_until),
+                    (RENEW, channel.renew_day),
                 ):
                     if day is not None:
                         world.at(day, kind, supply, channel.index)

@@ -90,7 +90,9 @@ class GeneralLicence(_Strict):
     """Cover at once, without a review, for a named group of buyers (all given filters apply).
 
     `destinations` (e.g. [US]), `sectors` (prefixes, e.g. [automotive]) and `firms` (ids) each
-    narrow the group when given; `end_use` is civil unless said otherwise.
+    narrow the group when given; `end_use` is civil unless said otherwise. `share` is the part
+    of the group the licence reaches when that is not known buyer by buyer: each buyer of the
+    group is in it with this probability, drawn once per run (1: every buyer).
     """
 
     id: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=80)]
@@ -98,6 +100,7 @@ class GeneralLicence(_Strict):
     sectors: tuple[str, ...] = ()
     firms: frozenset[str] = frozenset()
     end_use: EndUse = "civil"
+    share: Share = 1.0
 
     def covers(self, destination: str, sector: str, firm_id: str, end_use: str) -> bool:
         return (

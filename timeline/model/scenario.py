@@ -184,6 +184,22 @@ class WorkingCalendar(_Strict):
                 n -= 1
         return day
 
+    def working_days_before(self, end: dt.date, n: int) -> dt.date:
+        """The working day from which `n` working days run to `end` (the inverse of
+        `add_working_days` for a working `end`); `n == 0` gives `end`."""
+        if n <= 0:
+            return end
+        days = _working_ordinals(self.holidays, self.workdays)
+        index = bisect.bisect_left(days, end.toordinal()) - n
+        if days and index >= 0 and end.toordinal() <= days[-1]:
+            return dt.date.fromordinal(days[index])
+        day = end  # outside the precomputed range: step day by day
+        while n > 0:
+            day -= dt.timedelta(days=1)
+            if self.is_working_day(day):
+                n -= 1
+        return day
+
 
 @functools.lru_cache(maxsize=16)
 def _working_ordinals(holidays: frozenset[dt.date], workdays: frozenset[dt.date]) -> list[int]:
@@ -285,6 +301,12 @@ class Parameters(_Strict):
     )
     air_freight_days: Parameter = _assumed(3, "air freight from China takes about three days")
     licence_valid_days: Parameter = _assumed(0, "an approved licence does not lapse (0: never)")
+    licence_valid_spread: Parameter = _assumed(
+        1.0, "every licence runs exactly licence_valid_days (1: no spread)"
+    )
+    renew_ahead_working_days: Parameter = _assumed(
+        0, "a firm applies for a new licence only once its licence has lapsed"
+    )
     export_pipeline_days: Parameter = _assumed(
         0, "shipments stop on the day a licence becomes necessary"
     )
