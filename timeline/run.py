@@ -177,12 +177,13 @@ def simulate_branches(
 
 def save_state(scenario: Scenario, branch: str, seed: int, replicate: int, day: dt.date) -> bytes:
     """The state file of one run on `day` (each plant's stocks, licences, output rate)."""
+    from timeline.engine.params import scenario_for
     from timeline.engine.start import starts_of
     from timeline.engine.streams import Streams
     from timeline.engine.world import World
     from timeline.io.statefile import state_csv
 
-    variant = scenario.variant(replicate)
+    variant = scenario_for(scenario, seed, replicate)
     days = (variant.end - variant.start).days + 1
     world = World(variant, branch, Streams(seed, replicate), days, record=False)
     world.start()

@@ -28,6 +28,32 @@ class FirmParams:
     ramp: int
 
 
+def scenario_for(scenario: Scenario, seed: int, replicate: int) -> Scenario:
+    """The scenario one run uses: the replicate's posterior set (`Scenario.variant`), and a
+    value drawn for every number the files give as a distribution, by the quantile of its own
+    keyed number `("scenario", path)`: the same in every branch. A calibrated path keeps the
+    posterior's value."""
+    chosen = scenario.variant(replicate)
+    if not scenario.drawn:
+        return chosen
+    streams = Streams(seed, replicate)
+    fixed = (
+        set(scenario.posterior[replicate % len(scenario.posterior)])
+        if scenario.posterior
+        else set()
+    )
+    values = {
+        path: dist.ppf(streams.uniform("scenario", path))
+        for path, dist in scenario.drawn
+        if path not in fixed
+    }
+    return (
+        chosen.model_copy(update={"drawn": ()})
+        .with_overrides(values)
+        .model_copy(update={"drawn": ()})
+    )
+
+
 def draw_params(scenario: Scenario, streams: Streams) -> list[FirmParams]:
     """Every firm's numbers for the replicate of `streams`."""
     spread = {name: s.factor for name, s in scenario.uncertainty.items()}

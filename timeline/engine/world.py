@@ -32,7 +32,7 @@ from timeline.engine.licence import (
     Channel,
     Supply,
 )
-from timeline.engine.params import FirmParams, draw_params
+from timeline.engine.params import FirmParams, draw_params, scenario_for
 from timeline.engine.streams import Streams
 from timeline.engine.trace import Kind, NullRecorder, Record, Recorder
 from timeline.model.policy import PolicyState
@@ -365,7 +365,7 @@ class World:
         `branch`, as that branch (the state must be from on or before the branch point, where
         every branch is the trunk)."""
         result = copy.deepcopy(state.result)
-        scenario = scenario.variant(result.replicate)  # the replicate's posterior set
+        scenario = scenario_for(scenario, result.seed, result.replicate)  # posterior set, draws
         if branch is not None and branch != result.branch:
             if state.day > (scenario.branch_point - scenario.start).days:
                 from timeline.errors import TimelineError
@@ -463,7 +463,7 @@ def simulate(
     before that day still set the policy.
     """
     scenario.branch(branch)  # an unknown branch is a TimelineError
-    scenario = scenario.variant(replicate)  # the posterior parameter set of this replicate
+    scenario = scenario_for(scenario, seed, replicate)  # posterior set and draws
     last = min(_as_date(until) or scenario.end, scenario.end)
     days = (last - scenario.start).days + 1
     world = World(scenario, branch, Streams(seed, replicate), max(days, 1), record)
@@ -483,7 +483,7 @@ def simulate(
 
 def run_on(scenario: Scenario, branch: str, state: WorldState, until: int | None = None):
     """Continue a snapshot taken in any branch (on or before the branch point) in `branch`."""
-    scenario = scenario.variant(state.result.replicate)
+    scenario = scenario_for(scenario, state.result.seed, state.result.replicate)
     world = World.restore(scenario, state, branch)
     world.run(until=until or world.result.days)
     return world.finish()

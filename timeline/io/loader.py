@@ -18,6 +18,12 @@ from timeline.errors import TimelineError, dotted, explain
 from timeline.io import guard
 from timeline.io.firmsio import MAX_BYTES as FIRMS_MAX_BYTES
 from timeline.io.firmsio import read_firms
+from timeline.io.uncertainyaml import (
+    branch_distributions,
+    catalog_distributions,
+    check_support,
+    scenario_distributions,
+)
 from timeline.io.yamlio import MAX_BYTES, MAX_INPUT_ENV, YamlDoc, read_yaml
 from timeline.model.bounds import MAX_DAYS
 from timeline.model.checks import ScenarioError
@@ -93,6 +99,7 @@ def load_scenario(path: str | Path | None = None, firms: str | Path | None = Non
     firms = Path(firms) if firms is not None else None
     top_path = scenario_path(path)
     top = read_yaml(top_path)
+    drawn = scenario_distributions(top)
     spec: ScenarioFile = top.validate(ScenarioFile)
     if spec.end <= spec.start:
         raise top.error(
@@ -120,6 +127,7 @@ def load_scenario(path: str | Path | None = None, firms: str | Path | None = Non
 
     catalog_path = _referenced(top_path, spec.catalog, top_path, "catalog")
     catalog_doc = read_yaml(catalog_path)
+    drawn += catalog_distributions(catalog_doc)
     catalog: CatalogFile = catalog_doc.validate(CatalogFile)
     _check_unique(catalog_doc, catalog.events)
     missing = [key for key in KEY_EVENTS if key not in {e.id for e in catalog.events}]
@@ -134,6 +142,7 @@ def load_scenario(path: str | Path | None = None, firms: str | Path | None = Non
     branch_docs = []
     for index, name in enumerate(spec.branches):
         doc = read_yaml(_referenced(top_path, name, top_path, f"branches[{index}]"))
+        drawn += branch_distributions(doc)
         branch_docs.append((doc, doc.validate(Branch)))
     seen: dict[str, Path] = {}
     for doc, branch in branch_docs:
@@ -180,7 +189,7 @@ def load_scenario(path: str | Path | None = None, firms: str | Path | None = Non
         **{f"branch:{b.id}": d.path for d, b in branch_docs},
     }
     try:
-        return Scenario(
+        scenario = Scenario(
             **{name: getattr(spec, name) for name in ScenarioSettings.model_fields},
             events=catalog.events,
             branches=tuple(branch for _, branch in branch_docs),
@@ -188,6 +197,7 @@ def load_scenario(path: str | Path | None = None, firms: str | Path | None = Non
             calendar=calendar,
             file_hashes=hashes,
             posterior=posterior,
+            drawn=tuple((path, dist) for path, dist, _, _ in drawn),
         )
     except ScenarioError as err:
         raise TimelineError(
@@ -196,6 +206,8 @@ def load_scenario(path: str | Path | None = None, firms: str | Path | None = Non
     except ValidationError as err:
         loc, problem, fix = explain(err.errors()[0])
         raise TimelineError(top_path, dotted(loc), problem, fix) from None
+    check_support(scenario, drawn)
+    return scenario
 
 
 def _posterior(top_path: Path, name: str) -> tuple[dict[str, float], ...]:

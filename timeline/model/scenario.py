@@ -404,6 +404,9 @@ class Scenario(ScenarioSettings):
     calendar: WorkingCalendar
     file_hashes: dict[str, str] = {}
     posterior: tuple[dict[str, float], ...] = ()
+    drawn: tuple[tuple[str, Distribution], ...] = ()
+    # numbers the files give as distributions: (override path, distribution); the scenario
+    # holds their medians, and each run draws its own (timeline.engine.params.scenario_for)
     _cache: dict[object, Any] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="after")

@@ -1,0 +1,144 @@
+"""Scenario numbers given as distributions in the YAML files (issue 6, uncertain inputs):
+a parameter's value, an event's effect, a branch's override; the loaded scenario holds their
+medians, each run draws its own value from its keyed stream, the same in every branch."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from timeline.engine.params import scenario_for
+from timeline.engine.world import simulate
+from timeline.ensemble.runner import run_ensemble
+from timeline.errors import TimelineError
+from timeline.io.loader import default_scenario_path, load_scenario
+
+SEP = "events[cn-tighter-scrutiny-sep].effects"
+AIR = "parameters.air_freight_share.value"
+
+
+def _edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert text.count(old) == 1, old
+    path.write_text(text.replace(old, new))
+
+
+@pytest.fixture()
+def folder(tmp_path: Path) -> Path:
+    """The built-in scenario with three numbers made uncertain, and no posterior."""
+    target = tmp_path / "events"
+    shutil.copytree(default_scenario_path().parent, target)
+    _edit(target / "scenario.yaml", "posterior: posterior.yaml\n", "")
+    _edit(
+        target / "scenario.yaml",
+        "  air_freight_share:\n    value: 0.5\n",
+        "  air_freight_share:\n    value: {dist: uniform, low: 0.2, high: 0.8}\n",
+    )
+    _edit(
+        target / "catalog.yaml",
+        "      review_working_days: 40\n      review_spread: 1.3\n",
+        "      review_working_days: {dist: triangular, low: 30, mode: 40, high: 60}\n"
+        "      review_spread: 1.3\n",
+    )
+    _edit(
+        target / "catalog.yaml",
+        "        US: {civil: 0.5}\n        EU: {civil: 0.75}\n",
+        "        US: {civil: {dist: beta, alpha: 2, beta: 2}}\n        EU: {civil: 0.75}\n",
+    )
+    return target
+
+
+def test_the_loaded_scenario_holds_medians_and_names_every_distribution(folder):
+    scenario = load_scenario(folder)
+    paths = [path for path, _ in scenario.drawn]
+    assert paths == [AIR, f"{SEP}.review_working_days", f"{SEP}.approval.US.civil"]
+    assert scenario.parameters.air_freight_share.value == pytest.approx(0.5)
+    [sep] = [e for e in scenario.events if e.id == "cn-tighter-scrutiny-sep"]
+    assert sep.effects.approval["US"].civil == pytest.approx(0.5)
+    assert 30 < sep.effects.review_working_days < 60
+
+
+def test_each_run_draws_its_own_values_within_range_and_repeatably(folder):
+    scenario = load_scenario(folder)
+
+    def values(seed: int, replicate: int) -> tuple[float, float]:
+        chosen = scenario_for(scenario, seed, replicate)
+        [sep] = [e for e in chosen.events if e.id == "cn-tighter-scrutiny-sep"]
+        assert chosen.drawn == ()
+        return chosen.parameters.air_freight_share.value, sep.effects.review_working_days
+
+    drawn = [values(0, r) for r in range(30)]
+    assert all(0.2 <= air <= 0.8 and 30 <= days <= 60 for air, days in drawn)
+    assert len({air for air, _ in drawn}) == 30
+    assert values(0, 7) == drawn[7]
+    assert values(1, 7) != drawn[7]
+    below = sum(days < 40 for _, days in drawn)  # triangular(30 40 60): P(< 40) = 1/3
+    assert 3 <= below <= 18
+
+
+def test_a_calibrated_path_keeps_the_posteriors_value(folder):
+    scenario = load_scenario(folder)
+    calibrated = scenario.model_copy(update={"posterior": ({AIR: 0.33},)})
+    for replicate in range(5):
+        chosen = scenario_for(calibrated, 0, replicate)
+        assert chosen.parameters.air_freight_share.value == 0.33
+    assert scenario_for(scenario, 0, 0).parameters.air_freight_share.value != 0.33
+
+
+def test_draws_are_paired_across_branches(folder):
+    """Before the branch point every branch is the trunk: with drawn numbers, run r of two
+    branches has the same records up to then, and another replicate has other records."""
+    scenario = load_scenario(folder)
+    point = (scenario.branch_point - scenario.start).days
+
+    def trunk(branch: str, replicate: int) -> list:
+        result = simulate(scenario, branch, 0, replicate=replicate)
+        return [r for r in result.records if r.day < point]
+
+    assert trunk("history", 3) == trunk("decouple", 3)
+    assert trunk("history", 3) != trunk("history", 4)
+
+
+def test_ensembles_with_drawn_numbers_do_not_depend_on_jobs(folder):
+    scenario = load_scenario(folder)
+    one = run_ensemble(scenario, ["decouple"], 6, seed=2, jobs=1)
+    two = run_ensemble(scenario, ["decouple"], 6, seed=2, jobs=2)
+    assert one.runs_frame("decouple").equals(two.runs_frame("decouple"))
+    assert one.bands("decouple").equals(two.bands("decouple"))
+
+
+@pytest.mark.parametrize(
+    ("dist", "problem"),
+    [
+        ("{dist: uniform, low: -5, high: 50}", "can reach -5"),
+        ("{dist: uniform, low: 50, high: 5}", "low 50 is not below high 5"),
+        ("{dist: unifrm, low: 3, high: 5}", "dist 'unifrm'"),
+        ("{dist: lognormal, median: 40, p90: 80000}", "can reach"),
+    ],
+)
+def test_a_bad_distribution_is_one_error_naming_file_line_and_fix(folder, dist, problem):
+    _edit(
+        folder / "catalog.yaml",
+        "{dist: triangular, low: 30, mode: 40, high: 60}",
+        dist,
+    )
+    with pytest.raises(TimelineError) as caught:
+        load_scenario(folder)
+    message = str(caught.value)
+    assert message.startswith(f"{folder / 'catalog.yaml'}: line ")
+    assert "review_working_days" in message
+    assert problem in message
+    assert "fix:" in message
+
+
+def test_the_cell_notation_works_as_text_in_yaml(folder):
+    _edit(
+        folder / "catalog.yaml",
+        "{dist: triangular, low: 30, mode: 40, high: 60}",
+        '"triangular(30 40 60)"',
+    )
+    scenario = load_scenario(folder)
+    [(path, dist)] = [(p, d) for p, d in scenario.drawn if p.endswith("review_working_days")]
+    assert (dist.low, dist.mode, dist.high) == (30, 40, 60)

@@ -1,0 +1,122 @@
+"""Distributions written in place of a scenario number, in the YAML files.
+
+A parameter's `value` in `scenario.yaml`, or any number in an event's `effects` (catalog and
+branch files), may be a distribution in the YAML notation of `timeline.model.uncertain`, e.g.
+`review_working_days: {dist: triangular, low: 30, mode: 45, high: 60}`, or the cell notation
+as text, `triangular(30 45 60)`. Each is replaced by
+its median in the data that is validated (so the scenario as loaded is a plain one), and
+recorded as (path, distribution), the path in `Scenario.with_overrides` notation; every run then
+draws its own value (see `timeline.engine.params.scenario_for`).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Any
+
+from timeline.errors import TimelineError
+from timeline.io.yamlio import YamlDoc
+from timeline.model.scenario import Scenario
+from timeline.model.uncertain import Distribution, _distribution, parse_cell
+
+_CELL = re.compile(r"\s*(triangular|uniform|lognormal|beta|choice)\s*\(")
+
+Found = list[tuple[str, Distribution, YamlDoc, tuple]]  # path, distribution, file, place
+
+
+def _key(item: Any, index: int) -> str:
+    return str(item["id"]) if isinstance(item, dict) and "id" in item else str(index)
+
+
+def _walk(doc: YamlDoc, node: Any, path: str, loc: tuple, found: Found) -> None:
+    """Replace every {dist: ...} mapping under `node` by its median, recording it."""
+    items = node.items() if isinstance(node, dict) else enumerate(node or ())
+    for key, value in list(items):
+        if isinstance(node, dict):
+            here, where = f"{path}.{key}", (*loc, key)
+        else:
+            here, where = f"{path}[{_key(value, key)}]", (*loc, key)
+        if (isinstance(value, dict) and "dist" in value) or (
+            isinstance(value, str) and _CELL.match(value)
+        ):
+            try:
+                dist = _distribution(value) if isinstance(value, dict) else parse_cell(value)
+            except ValueError as err:
+                raise doc.error(where, str(err).split("; ")[0], _fix(err)) from None
+            node[key] = float(dist.ppf(0.5))
+            found.append((here, dist, doc, where))
+        elif isinstance(value, dict | list):
+            _walk(doc, value, here, where, found)
+
+
+def _fix(err: ValueError) -> str:
+    parts = str(err).split("; ", 1)
+    return parts[1] if len(parts) > 1 else "see the README, 'Uncertain inputs'"
+
+
+def scenario_distributions(doc: YamlDoc) -> Found:
+    """scenario.yaml: distributions given as a parameter's value."""
+    found: Found = []
+    parameters = doc.data.get("parameters") if isinstance(doc.data, dict) else None
+    if isinstance(parameters, dict):
+        for name, parameter in parameters.items():
+            if isinstance(parameter, dict) and "value" in parameter:
+                only = {"value": parameter.get("value")}
+                _walk(doc, only, f"parameters.{name}", ("parameters", name), found)
+                parameter["value"] = only["value"]
+    return found
+
+
+def _events(doc: YamlDoc, events: Any, path: str, loc: tuple, found: Found) -> None:
+    if not isinstance(events, list):
+        return
+    for index, event in enumerate(events):
+        if isinstance(event, dict) and isinstance(event.get("effects"), dict):
+            where = f"{path}[{_key(event, index)}].effects"
+            _walk(doc, event["effects"], where, (*loc, index, "effects"), found)
+
+
+def catalog_distributions(doc: YamlDoc) -> Found:
+    """catalog.yaml: distributions in events' effects."""
+    found: Found = []
+    if isinstance(doc.data, dict):
+        _events(doc, doc.data.get("events"), "events", ("events",), found)
+    return found
+
+
+def branch_distributions(doc: YamlDoc) -> Found:
+    """A branch file: distributions in added events' and overrides' effects."""
+    found: Found = []
+    data = doc.data
+    if not isinstance(data, dict) or not isinstance(data.get("id"), str):
+        return found
+    prefix = f"branches[{data['id']}]"
+    _events(doc, data.get("add"), f"{prefix}.add", ("add",), found)
+    override = data.get("override")
+    if isinstance(override, dict):
+        for event_id, change in override.items():
+            if isinstance(change, dict) and isinstance(change.get("effects"), dict):
+                where = f"{prefix}.override.{event_id}.effects"
+                _walk(doc, change["effects"], where, ("override", event_id, "effects"), found)
+    return found
+
+
+def check_support(scenario: Scenario, found: Found) -> None:
+    """Every distribution's whole range must be a valid value where it stands: the scenario is
+    checked with each one at its lowest and highest value (the 99.99th percentile when it has
+    no upper limit), the others at their medians."""
+    for path, dist, doc, where in found:
+        low, high = dist.support
+        if not math.isfinite(high):
+            high = dist.ppf(0.9999)
+        for x in (low, high):
+            try:
+                scenario.with_overrides({path: float(x)})
+            except TimelineError as err:
+                problem = err.problem[:1].lower() + err.problem[1:]
+                raise doc.error(
+                    where,
+                    f"{dist.describe()} can reach {x:g}, where {problem}",
+                    "narrow the distribution to values the field accepts",
+                ) from None
