@@ -209,7 +209,17 @@ def run_meta(sim: Simulation, branch: str, command: str, created_at: str) -> dic
             ("air_freight_days", params.air_freight_days),
             ("export_pipeline_days", params.export_pipeline_days),
             ("licence_valid_days", params.licence_valid_days),
+            ("licence_valid_spread", params.licence_valid_spread),
+            ("renew_ahead_working_days", params.renew_ahead_working_days),
         )
+    ]
+    parameters += [
+        {
+            "name": f"{path} (drawn per run)",
+            "value": dist.describe(),
+            "source": "the scenario files give a distribution (see docs/uncertain.md)",
+        }
+        for path, dist in scenario.drawn
     ]
     if scenario.posterior:
         for path in sorted(scenario.posterior[0]):
