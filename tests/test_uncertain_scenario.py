@@ -156,3 +156,57 @@ def test_run_json_lists_each_drawn_number_with_its_distribution(folder, tmp_path
     drawn = {p["name"]: p["value"] for p in meta["parameters"] if "drawn" in p["name"]}
     assert drawn[f"{AIR} (drawn per run)"] == "uniform(0.2, 0.8)"
     assert len(drawn) == 3
+
+
+# --- a supplier link's buffer days as a distribution in the firm table -----------------------
+
+
+def _firm_table(tmp_path: Path, suppliers: str) -> tuple[Path, str, str]:
+    from timeline.io.firmsio import read_firms
+
+    source = default_scenario_path().parent / "firms.csv"
+    lines = source.read_text().splitlines()
+    header = lines[0].split(",")
+    assert "suppliers" in header
+    table = tmp_path / "firms.csv"
+    table.write_text("\n".join(lines) + "\n")
+    base = {f.id: f for f in read_firms(table)}
+    buyer = next(f for f in base.values() if len(f.suppliers) >= 1 and not f.elements)
+    text = table.read_text()
+    old = " ".join(
+        f"{link.firm}:{link.buffer_days:g}" + ("" if link.share == 1 else f":{link.share:g}")
+        for link in buyer.suppliers
+    )
+    assert text.count(old) >= 1, old
+    first = buyer.suppliers[0].firm
+    new = old.replace(f"{first}:{buyer.suppliers[0].buffer_days:g}", f"{first}:{suppliers}", 1)
+    table.write_text(text.replace(old, new, 1))
+    return table, buyer.id, first
+
+
+def test_a_suppliers_buffer_may_be_a_distribution_drawn_per_run(tmp_path):
+    from timeline.engine.params import draw_params
+    from timeline.engine.streams import Streams
+    from timeline.io.firmsio import read_firms
+
+    table, buyer_id, supplier = _firm_table(tmp_path, "triangular(2 5 20)")
+    [buyer] = [f for f in read_firms(table) if f.id == buyer_id]
+    assert buyer.suppliers[0].buffer_days.describe() == "triangular(2, 5, 20)"
+    scenario = load_scenario(None, firms=table)
+    index = [f.id for f in scenario.firms].index(buyer_id)
+    bare = scenario.model_copy(update={"uncertainty": {}})  # the cell's draw alone
+    drawn = [draw_params(bare, Streams(0, r))[index].buffers[0] for r in range(20)]
+    assert all(2 <= d <= 20 for d in drawn)
+    assert len(set(drawn)) == 20
+    assert drawn == [draw_params(bare, Streams(0, r))[index].buffers[0] for r in range(20)]
+    simulate(scenario, "decouple", 0, replicate=1)  # runs
+
+
+def test_a_bad_buffer_distribution_names_row_column_and_fix(tmp_path):
+    table, _, _ = _firm_table(tmp_path, "triangular(-2 5 20)")
+    with pytest.raises(TimelineError) as caught:
+        load_scenario(None, firms=table)
+    message = str(caught.value)
+    assert "column suppliers" in message
+    assert "can reach -2" in message
+    assert "fix:" in message

@@ -42,7 +42,7 @@ def cover(firm: Firm) -> float:
     """Days of cover now: its rare-earth stock, or its largest parts buffer."""
     if firm.elements:
         return point(firm.inventory_days)
-    return max((link.buffer_days for link in firm.suppliers), default=0.0)
+    return max((point(link.buffer_days) for link in firm.suppliers), default=0.0)
 
 
 def scaled(scenario: Scenario, firm_id: str, multiple: float, re_only: bool) -> Scenario:
@@ -52,7 +52,7 @@ def scaled(scenario: Scenario, firm_id: str, multiple: float, re_only: bool) -> 
             update: dict[str, object] = {"inventory_days": point(firm.inventory_days) * multiple}
             if not re_only or not firm.elements:
                 update["suppliers"] = tuple(
-                    link.model_copy(update={"buffer_days": link.buffer_days * multiple})
+                    link.model_copy(update={"buffer_days": point(link.buffer_days) * multiple})
                     for link in firm.suppliers
                 )
             firm = firm.model_copy(update=update)

@@ -14,8 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from timeline.engine.streams import Streams
-from timeline.model.scenario import Scenario
+from timeline.model.scenario import Scenario, SupplierLink
 from timeline.model.uncertain import draw as draw_cell
+from timeline.model.uncertain import is_uncertain
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,13 @@ def scenario_for(scenario: Scenario, seed: int, replicate: int) -> Scenario:
     )
 
 
+def _buffer(link: SupplierLink, streams: Streams, firm_id: str) -> float:
+    """A link's buffer days: the number, or a draw keyed by the firm and the supplier."""
+    if not is_uncertain(link.buffer_days):
+        return link.buffer_days  # type: ignore[return-value]
+    return draw_cell(link.buffer_days, streams.uniform("cell", firm_id, "buffer", link.firm))
+
+
 def draw_params(scenario: Scenario, streams: Streams) -> list[FirmParams]:
     """Every firm's numbers for the replicate of `streams`."""
     spread = {name: s.factor for name, s in scenario.uncertainty.items()}
@@ -72,7 +80,8 @@ def draw_params(scenario: Scenario, streams: Streams) -> list[FirmParams]:
             FirmParams(
                 inventory=draw("inventory_days", inventory),
                 buffers=tuple(
-                    draw("buffer_days", link.buffer_days, link.firm) for link in firm.suppliers
+                    draw("buffer_days", _buffer(link, streams, firm.id), link.firm)
+                    for link in firm.suppliers
                 ),
                 lead=round(draw("lead_time_days", lead)),
                 ramp=firm.ramp_days,

@@ -18,6 +18,7 @@ in the header stops there, since the rows cannot be read without it.
 from __future__ import annotations
 
 import graphlib
+import re
 import types
 import typing
 from collections.abc import Iterator
@@ -274,14 +275,22 @@ def _cell(table: Table, row: int, column: str, cell: str) -> object:
     return cell
 
 
+_ITEM = re.compile(r"(?:[^\s(]|\([^)]*\))+")  # space-separated, not inside parentheses
+_PART = re.compile(r"(?:[^:(]|\([^)]*\))+")  # colon-separated, not inside parentheses
+_DIST = re.compile(r"(triangular|uniform|lognormal|beta|choice)\(")
+
+
 def _links(table: Table, row: int, cell: str) -> list[SupplierLink] | None:
     """`firm_id:buffer_days[:share]` items, space-separated; None after recording the cell's
-    first defect."""
+    first defect. `buffer_days` may be a distribution in the cell notation, e.g.
+    `us-motor:triangular(5 10 20):0.5`."""
     links: list[SupplierLink] = []
     seen: set[str] = set()
-    for item in cell.split():
-        parts = item.split(":")
-        numbers = [table.number(part) for part in parts[1:]]
+    for item in _ITEM.findall(cell):
+        parts = _PART.findall(item)
+        numbers: list[float | str | None] = [table.number(part) for part in parts[1:]]
+        if len(numbers) >= 1 and numbers[0] is None and _DIST.match(parts[1]):
+            numbers[0] = parts[1]  # a distribution of buffer days, checked by SupplierLink
         if len(parts) not in (2, 3) or any(n is None for n in numbers):
             example = "us-motor:10 or us-motor:10:0,5" if table.decimal_comma else "us-motor:10"
             table.problem(

@@ -193,7 +193,7 @@ def _cells(firm: Firm) -> list[str]:
 
 
 def _link_text(link: SupplierLink) -> str:
-    text = f"{link.firm}:{_number(link.buffer_days)}"
+    text = f"{link.firm}:{format_cell(link.buffer_days)}"
     return text if link.share == 1.0 else f"{text}:{_number(link.share)}"
 
 

@@ -32,7 +32,6 @@ from timeline.model.bounds import (
     MAX_DAYS,
     MAX_RESTOCK_RATE,
     DayOffset,
-    Days,
     Number,
     Order,
     Share,
@@ -213,6 +212,11 @@ def _working_ordinals(holidays: frozenset[dt.date], workdays: frozenset[dt.date]
     return out
 
 
+# Numbers of the firm table that may be a distribution (drawn once per firm and run).
+InventoryDays = uncertain(ge=0, le=MAX_DAYS)
+LeadDays = uncertain(ge=0, le=MAX_DAYS, integer=True)
+
+
 class SupplierLink(_Strict):
     """A part bought from another firm: days of buffer, and the share of that part it supplies.
 
@@ -223,13 +227,8 @@ class SupplierLink(_Strict):
     """
 
     firm: Slug
-    buffer_days: Days
+    buffer_days: InventoryDays
     share: Share = Field(default=1.0, gt=0)
-
-
-# Numbers of the firm table that may be a distribution (drawn once per firm and run).
-InventoryDays = uncertain(ge=0, le=MAX_DAYS)
-LeadDays = uncertain(ge=0, le=MAX_DAYS, integer=True)
 
 
 class Firm(_Strict):
