@@ -210,3 +210,16 @@ def test_a_bad_buffer_distribution_names_row_column_and_fix(tmp_path):
     assert "column suppliers" in message
     assert "can reach -2" in message
     assert "fix:" in message
+
+
+def test_sensitivity_fixes_each_drawn_number_at_its_p10_and_p90(folder):
+    from timeline.analysis.sensitivity import settings
+
+    scenario = load_scenario(folder)
+    rows = {s.parameter: s for s in settings(scenario, None)}
+    air = rows[f"{AIR} (drawn)"]
+    assert (air.low_label, air.high_label) == ("P10 0.26", "P90 0.74")
+    assert air.low.parameters.air_freight_share.value == pytest.approx(0.26)
+    assert air.high.parameters.air_freight_share.value == pytest.approx(0.74)
+    assert AIR not in [p for p, _ in air.low.drawn]
+    assert len(air.low.drawn) == 2

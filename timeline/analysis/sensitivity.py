@@ -1,7 +1,8 @@
 """Sensitivity: how much the answer moves when one uncertain input moves across its range.
 
 Each calibrated parameter (priors.yaml) is set to its prior's P10 and then its P90, each spread
-factor (scenario.yaml `uncertainty:`) is fixed at its P10 and P90, and each key event after the
+factor (scenario.yaml `uncertainty:`) and each number the files give as a distribution are
+fixed at their P10 and P90, and each key event after the
 trunk is moved 14 days earlier and later; everything else stays as in the scenario. For every
 setting the same paired runs are made, and the effect is the change in the median value added
 lost after the branch point (or, for a `firm`, in its probability of a stop after the branch
@@ -73,6 +74,23 @@ def settings(scenario: Scenario, priors) -> list[Setting]:
                 f"x{hi:.2f}",
                 _try(scenario, {f"uncertainty.{field}.factor": _point(lo)}),
                 _try(scenario, {f"uncertainty.{field}.factor": _point(hi)}),
+            )
+        )
+    calibrated = set(scenario.posterior[0]) if scenario.posterior else set()
+    for path, dist in scenario.drawn:
+        if path in calibrated:
+            continue
+        lo, hi = dist.ppf(0.1), dist.ppf(0.9)
+        alone = scenario.model_copy(
+            update={"drawn": tuple(d for d in scenario.drawn if d[0] != path)}
+        )
+        out.append(
+            Setting(
+                f"{path} (drawn)",
+                f"P10 {lo:.3g}",
+                f"P90 {hi:.3g}",
+                _try(alone, {path: float(lo)}),
+                _try(alone, {path: float(hi)}),
             )
         )
     for key in KEY_EVENTS[1:]:
