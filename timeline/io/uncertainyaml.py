@@ -18,7 +18,7 @@ from typing import Any
 from timeline.errors import TimelineError
 from timeline.io.yamlio import YamlDoc
 from timeline.model.scenario import Scenario
-from timeline.model.uncertain import Distribution, _distribution, parse_cell
+from timeline.model.uncertain import Distribution, parse_cell, parse_mapping
 
 _CELL = re.compile(r"\s*(triangular|uniform|lognormal|beta|choice)\s*\(")
 
@@ -41,7 +41,7 @@ def _walk(doc: YamlDoc, node: Any, path: str, loc: tuple, found: Found) -> None:
             isinstance(value, str) and _CELL.match(value)
         ):
             try:
-                dist = _distribution(value) if isinstance(value, dict) else parse_cell(value)
+                dist = parse_mapping(value) if isinstance(value, dict) else parse_cell(value)
             except ValueError as err:
                 raise doc.error(where, str(err).split("; ")[0], _fix(err)) from None
             node[key] = float(dist.ppf(0.5))

@@ -342,6 +342,12 @@ def _distribution(data: dict[str, Any]) -> Distribution:
         raise ValueError(f"{data['dist']}: {where}{problem}; {fix}") from None
 
 
+def parse_mapping(data: dict[str, Any]) -> Distribution:
+    """A YAML mapping such as {dist: uniform, low: 1, high: 2} -> a distribution (ValueError
+    "problem; fix" when it is not one)."""
+    return _distribution(data)
+
+
 def _checker(
     ge: float | None, le: float | None, gt: float | None, integer: bool
 ) -> Callable[[Any], float | Distribution]:
