@@ -14,8 +14,11 @@ exactly as the original.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import datetime as dt
+import gc
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import simpy
@@ -34,6 +37,23 @@ _LICENSING = ("licensed_elements", "extraterritorial", "extraterritorial_thresho
 _PACE = ("review_working_days", "review_spread", "rereview_working_days")
 _CLASS = 10**8  # priority = class * _CLASS + firm * 4 + channel
 POLICY, WAKE = 0, 3
+# The collector's thresholds while a world runs: a run allocates many short-lived objects
+# (events, tuples) and makes few reference cycles, so the default thresholds (700, 10, 10)
+# mostly spend time walking a large, live heap for nothing (22-44% of a run's CPU time from
+# 4,300 firms up). Collections still happen, only rarely.
+RUN_GC_THRESHOLD = (100_000, 50, 100)
+
+
+@contextlib.contextmanager
+def fewer_collections() -> Iterator[None]:
+    """Within the block, the garbage collector runs with `RUN_GC_THRESHOLD`; the thresholds
+    in force before are restored after (whether the collector is enabled is left as it is)."""
+    before = gc.get_threshold()
+    gc.set_threshold(*RUN_GC_THRESHOLD)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
 
 
 @dataclass
@@ -110,12 +130,13 @@ class World:
             ids,
             schedule,
             records=self.record.records,
-            params=draw_params(scenario, streams),
         )
         self.result.policy_changes.append((0, self.policy))
         self.batches = self._batches(schedule)
         self.next_batch = 0
-        self.plants, self.supplies = self._build(scenario, self.result.params)
+        with fewer_collections():
+            self.result.params = draw_params(scenario, streams)
+            self.plants, self.supplies = self._build(scenario, self.result.params)
         self.by_firm = {s.firm_index: s for s in self.supplies}
         self.china = [0.0] * len(self.plants)
 
@@ -312,15 +333,17 @@ class World:
     # --- running ------------------------------------------------------------------------------
     def start(self) -> None:
         """Apply the controls in force on day 0, then let every plant look at its stocks."""
-        for supply in self.supplies:
-            supply.on_policy(self)
-        for plant in self.plants:
-            plant.update(self)
-            self._flow(plant)
+        with fewer_collections():
+            for supply in self.supplies:
+                supply.on_policy(self)
+            for plant in self.plants:
+                plant.update(self)
+                self._flow(plant)
         self.env.process(self._policy_process())
 
     def run(self, until: int) -> None:
-        self.env.run(until=until)
+        with fewer_collections():
+            self.env.run(until=until)
 
     def finish(self) -> RunResult:
         end = self.result.days
