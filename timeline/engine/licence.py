@@ -35,7 +35,8 @@ from timeline.engine.trace import Kind, Recorder
 from timeline.model.policy import RARE_EARTHS, PolicyState, destination_of
 from timeline.model.scenario import Firm, WorkingCalendar
 
-_Z90 = NormalDist().inv_cdf(0.9)
+_NORMAL = NormalDist()  # the standard normal
+_Z90 = _NORMAL.inv_cdf(0.9)
 ELEMENT_BITS = {symbol: 1 << i for i, symbol in enumerate(sorted(RARE_EARTHS))}
 CHANNELS = (("direct", "civil"), ("direct", "defence"), ("other", "civil"), ("other", "defence"))
 
@@ -51,7 +52,7 @@ def review_days(median: float, spread: float, u: float) -> int:
     if spread <= 1.0:
         return round(median)
     sigma = math.log(spread) / _Z90
-    return max(0, round(median * math.exp(sigma * NormalDist().inv_cdf(u))))
+    return max(0, round(median * math.exp(sigma * _NORMAL.inv_cdf(u))))
 
 
 class Office(Protocol):
@@ -103,6 +104,11 @@ class Channel:
     @property
     def missing(self) -> frozenset[str]:
         return frozenset() if self.general else self.controlled - self.covered
+
+    @property
+    def blocked(self) -> bool:
+        """Whether an element is `missing` (without building the set)."""
+        return not self.general and not self.controlled <= self.covered
 
 
 @dataclass
@@ -159,7 +165,7 @@ class Supply:
         ships = [
             c
             for c in self.channels
-            if c.route == "direct" and (not c.missing or c.ships_until is not None)
+            if c.route == "direct" and (not c.blocked or c.ships_until is not None)
         ]
         return sum(self.share(c) for c in ships) / self.china
 
@@ -181,16 +187,16 @@ class Supply:
         """React to a change of what is licensed or covered."""
         policy = office.policy
         for channel in self.channels:
-            was = bool(channel.missing)
+            was = channel.blocked
             channel.controlled = self.controlled(channel, policy)
             was_general = channel.general
             channel.general = bool(channel.controlled) and any(
                 g.covers(self.destination, self.firm.sector, self.firm.id, channel.end_use)
                 for g in policy.general_licences
             )
-            if channel.missing and not was:
+            if channel.blocked and not was:
                 self._cut(office, channel)
-            elif was and not channel.missing:
+            elif was and not channel.blocked:
                 channel.pending = False
                 channel.due_day = None
                 why = (
@@ -200,7 +206,7 @@ class Supply:
                 )
                 office.record(office.now, why, self.firm_index, channel.index)
                 self._release(office, channel)
-            if channel.missing and not channel.pending:
+            if channel.blocked and not channel.pending:
                 self._apply(office, channel)
         office.feed(self)
 
@@ -292,7 +298,7 @@ class Supply:
                 channel.applications,
                 x=p,
             )
-            if channel.missing:  # elements controlled after filing need their own licence
+            if channel.blocked:  # elements controlled after filing need their own licence
                 self._apply(office, channel, rereview=True)
             else:
                 self._release(office, channel)
@@ -332,9 +338,9 @@ class Supply:
         if channel.valid_until != office.now:
             return
         channel.valid_until = None
-        was = bool(channel.missing)
+        was = channel.blocked
         channel.covered = frozenset()
-        if channel.missing and not was:
+        if channel.blocked and not was:
             office.record(office.now, Kind.LAPSED, self.firm_index, channel.index)
             self._cut(office, channel)
             if not channel.pending:
@@ -369,7 +375,7 @@ class Supply:
         office.at(channel.arrive_day, ARRIVE, self, channel.index)
 
     def arrive(self, office: Office, channel: Channel) -> None:
-        if channel.arrive_day != office.now or channel.missing:
+        if channel.arrive_day != office.now or channel.blocked:
             return
         channel.arrive_day = None
         channel.flowing = True
