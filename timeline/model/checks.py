@@ -26,11 +26,13 @@ class ScenarioError(TimelineError):
         super().__init__(part, where, problem, fix)
 
 
-def check_scenario(scenario: Scenario) -> None:
-    """Raise the first defect found, parts in file order: catalog, branches, firms."""
+def check_scenario(scenario: Scenario, firms: bool = True) -> None:
+    """Raise the first defect found, parts in file order: catalog, branches, firms (unless
+    `firms` is false: the firm table is one already checked)."""
     _check_events(scenario)
     _check_branches(scenario)
-    _check_firms(scenario)
+    if firms:
+        _check_firms(scenario)
     _check_schedules(scenario)
 
 

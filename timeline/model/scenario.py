@@ -373,7 +373,8 @@ class Scenario(ScenarioSettings):
     (or `model_validate`): the cross-checks (unique ids, known suppliers, no supplier cycle, the
     key events in every branch and in order, schedules inside the horizon and identical before
     the branch point) run either way, so a scenario built in code is checked like one loaded
-    from files. Frozen: `with_overrides` returns a changed, re-validated copy.
+    from files. Frozen: `with_overrides` returns a changed, re-validated copy (an unchanged firm
+    table is passed through as it is).
     """
 
     events: tuple[Event, ...]
@@ -385,17 +386,21 @@ class Scenario(ScenarioSettings):
     _cache: dict[object, Any] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="after")
-    def _cross_checks(self) -> Scenario:
+    def _cross_checks(self, info: ValidationInfo) -> Scenario:
         from timeline.model.checks import check_scenario
 
-        check_scenario(self)
+        context = info.context or {}
+        check_scenario(self, firms=not context.get(_FIRMS_CHECKED, False))
         return self
 
     @classmethod
-    def build(cls, data: dict[str, Any]) -> Scenario:
-        """Validate `data` into a Scenario, raising one `TimelineError` for any defect."""
+    def build(cls, data: dict[str, Any], firms_checked: bool = False) -> Scenario:
+        """Validate `data` into a Scenario, raising one `TimelineError` for any defect.
+
+        `firms_checked`: `data["firms"]` is the firm table of a validated scenario, unchanged
+        (its cross-checks depend on the firms alone): they are not run again."""
         try:
-            return cls.model_validate(data)
+            return cls.model_validate(data, context={_FIRMS_CHECKED: firms_checked})
         except ValidationError as err:
             raise _as_error(err) from None
 
@@ -418,10 +423,24 @@ class Scenario(ScenarioSettings):
     def fingerprint(self) -> str:
         """A stable hash of the scenario's content (not of where its files were)."""
         if "fingerprint" not in self._cache:
-            data = _canonical(self.model_dump(exclude={"file_hashes"}))
-            text = json.dumps(data, sort_keys=True, separators=(",", ":"))
+            # the text of json.dumps(<the whole dump>, sort_keys=True), put together from the
+            # text of each field, the firm table's computed once per table (see _firms_text)
+            data = _canonical(self.model_dump(exclude={"file_hashes", "firms"}))
+            parts = {key: _json_text(value) for key, value in data.items()}
+            parts["firms"] = self._firms_text()
+            text = "{" + ",".join(f"{_json_text(key)}:{parts[key]}" for key in sorted(parts)) + "}"
             self._cache["fingerprint"] = hashlib.sha256(text.encode()).hexdigest()[:16]
         return self._cache["fingerprint"]
+
+    def _firms_text(self) -> str:
+        """The canonical JSON text of the firm table, part of the fingerprint. Kept in a holder
+        that copies with the same firm table share (`with_overrides` passes the firms through):
+        a posterior variant of a large network does not dump every firm again."""
+        holder = self.cached(_FIRMS_TEXT, dict)
+        if "text" not in holder:
+            firms = self.model_dump(include={"firms"})["firms"]
+            holder["text"] = _json_text(_canonical(firms))
+        return holder["text"]
 
     def model_copy(self, *, update: dict[str, Any] | None = None, deep: bool = False) -> Scenario:
         """A copy (see pydantic); its derived values are computed afresh, never shared."""
@@ -443,7 +462,8 @@ class Scenario(ScenarioSettings):
         .review_working_days"`, `"branches[decouple].override"`. Used by calibration and
         sensitivity analysis.
         """
-        data = self.model_dump()
+        same_firms = all(_path_parts(path)[0] != "firms" for path in changes)
+        data = self.model_dump(exclude={"firms"} if same_firms else None)
         for path, value in changes.items():
             parts = _path_parts(path)
             node: Any = data
@@ -454,7 +474,12 @@ class Scenario(ScenarioSettings):
                 node[_index(node, last, path)] = value
             else:
                 node[last] = value
-        return Scenario.build(data)
+        if not same_firms:
+            return Scenario.build(data)
+        data["firms"] = self.firms  # the same validated Firm objects (pydantic keeps them)
+        changed = Scenario.build(data, firms_checked=True)
+        changed._cache[_FIRMS_TEXT] = self.cached(_FIRMS_TEXT, dict)
+        return changed
 
     def variant(self, replicate: int) -> Scenario:
         """The scenario a replicate runs: itself, or with the posterior parameter set
@@ -464,8 +489,7 @@ class Scenario(ScenarioSettings):
         j = replicate % len(self.posterior)
 
         def make() -> Scenario:
-            data = self.with_overrides(dict(self.posterior[j]))
-            return data.model_copy(update={"posterior": ()})
+            return self.with_overrides({**self.posterior[j], "posterior": ()})
 
         return self.cached(("variant", j), make)
 
@@ -493,8 +517,19 @@ def _step(node: Any, part: str, path: str) -> Any:
     return node[part]
 
 
+_FIRMS_CHECKED = "firms_checked"  # a validation context key: see Scenario.build
+_FIRMS_TEXT = "firms_text"  # a cache key: see Scenario._firms_text
+_PLAIN = frozenset({str, int, float, bool, type(None)})  # types _canonical returns as they are
+
+
+def _json_text(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+
 def _canonical(value: Any) -> Any:
     """Plain JSON data in a fixed order (sets sorted, dates as ISO text)."""
+    if type(value) in _PLAIN:
+        return value
     if isinstance(value, dict):
         return {str(k): _canonical(v) for k, v in value.items()}
     if isinstance(value, set | frozenset):
