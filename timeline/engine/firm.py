@@ -39,7 +39,7 @@ class Clock(Protocol):
     def wake(self, firm: Plant, day: int) -> None: ...
 
 
-@dataclass
+@dataclass(slots=True)
 class Input:
     """One input stock. `source` is -1 for rare earths, else the supplier's firm index."""
 
@@ -49,7 +49,7 @@ class Input:
     avail: float = 1.0
 
 
-@dataclass
+@dataclass(slots=True)
 class Plant:
     """The state of one firm during a run (plain data: a snapshot copies it)."""
 

@@ -76,7 +76,7 @@ class Office(Protocol):
     def approved(self, filing: int) -> None: ...
 
 
-@dataclass
+@dataclass(slots=True)
 class Channel:
     """The licensing state of one channel. Every pending timer is a field."""
 
@@ -111,7 +111,7 @@ class Channel:
         return not self.general and not self.controlled <= self.covered
 
 
-@dataclass
+@dataclass(slots=True)
 class Supply:
     """The rare-earth supply of one firm: channels, and its magnet suppliers' rates."""
 
@@ -150,10 +150,11 @@ class Supply:
     def avail(self) -> float:
         """The share of normal rare-earth supply arriving now."""
         other = self.rest + sum(share * rate for share, rate in self.magnets.values())
+        civil = 1.0 - self.defence
         total = 0.0
         for channel in self.channels:
             if channel.flowing:
-                line = self.defence if channel.end_use == "defence" else 1.0 - self.defence
+                line = self.defence if channel.end_use == "defence" else civil
                 total += line * (self.china if channel.route == "direct" else other)
         return min(1.0, total)
 
@@ -162,17 +163,25 @@ class Supply:
         controlled): what China's customs count as exports, for flows.csv."""
         if self.china <= 0:
             return 0.0
-        ships = [
-            c
-            for c in self.channels
-            if c.route == "direct" and (not c.blocked or c.ships_until is not None)
-        ]
-        return sum(self.share(c) for c in ships) / self.china
+        civil = 1.0 - self.defence
+        return (
+            sum(
+                (self.defence if c.end_use == "defence" else civil) * self.china  # share(c)
+                for c in self.channels
+                if c.route == "direct" and (c.ships_until is not None or not c.blocked)
+            )
+            / self.china
+        )
 
     # --- the regime changes -------------------------------------------------------------------
     def controlled(self, channel: Channel, policy: PolicyState) -> frozenset[str]:
-        used = self.firm.elements & policy.licensed_elements
-        if self.share(channel) <= 0 or not used:
+        return self._controlled(channel, policy, self.firm.elements & policy.licensed_elements)
+
+    def _controlled(
+        self, channel: Channel, policy: PolicyState, used: frozenset[str]
+    ) -> frozenset[str]:
+        """`controlled`, with the licensed elements the firm uses given."""
+        if not used or self.share(channel) <= 0:
             return frozenset()
         if channel.route == "direct":
             return used
@@ -186,9 +195,10 @@ class Supply:
     def on_policy(self, office: Office) -> None:
         """React to a change of what is licensed or covered."""
         policy = office.policy
+        used = self.firm.elements & policy.licensed_elements
         for channel in self.channels:
             was = channel.blocked
-            channel.controlled = self.controlled(channel, policy)
+            channel.controlled = self._controlled(channel, policy, used)
             was_general = channel.general
             channel.general = bool(channel.controlled) and any(
                 g.covers(self.destination, self.firm.sector, self.firm.id, channel.end_use)

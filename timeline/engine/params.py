@@ -18,7 +18,7 @@ from timeline.model.scenario import Scenario
 from timeline.model.uncertain import draw as draw_cell
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FirmParams:
     """One firm's numbers in one replicate."""
 
