@@ -171,6 +171,7 @@ class World:
         p = scenario.parameters
         plants: list[Plant] = []
         supplies: list[Supply] = []
+        link_shares: list[list[float]] = []  # per plant, the link share of each input (0: RE)
         for i, (firm, fp) in enumerate(zip(scenario.firms, params, strict=True)):
             inputs: list[Input] = []
             magnets: dict[int, float] = {}
@@ -197,25 +198,23 @@ class World:
                 p.restart_threshold_days.value,
                 fp.ramp,
             )
+            shares = [0.0] * len(inputs)
             for link, buffer in zip(firm.suppliers, fp.buffers, strict=True):
                 j = index[link.firm]
                 if j in magnets:
                     continue
                 plant.inputs.append(Input(j, buffer, buffer))
+                shares.append(link.share)
             plants.append(plant)
-        for plant in plants:
+            link_shares.append(shares)
+        for plant, shares in zip(plants, link_shares, strict=True):
             for position, item in enumerate(plant.inputs):
                 if item.source >= 0:
-                    plants[item.source].customers.append((plant.index, position, 0.0))
+                    customer = (plant.index, position, shares[position])
+                    plants[item.source].customers.append(customer)
         for supply in supplies:
             for j, (share, _) in supply.magnets.items():
                 plants[j].customers.append((supply.firm_index, -1, share))
-        for plant in plants:  # link shares of parts
-            for k, (customer, position, _) in enumerate(plant.customers):
-                if position >= 0:
-                    firm = scenario.firms[customer]
-                    link = next(x for x in firm.suppliers if index[x.firm] == plant.index)
-                    plant.customers[k] = (customer, position, link.share)
         return plants, supplies
 
     # --- time -----------------------------------------------------------------------------------
