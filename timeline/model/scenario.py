@@ -423,24 +423,10 @@ class Scenario(ScenarioSettings):
     def fingerprint(self) -> str:
         """A stable hash of the scenario's content (not of where its files were)."""
         if "fingerprint" not in self._cache:
-            # the text of json.dumps(<the whole dump>, sort_keys=True), put together from the
-            # text of each field, the firm table's computed once per table (see _firms_text)
-            data = _canonical(self.model_dump(exclude={"file_hashes", "firms"}))
-            parts = {key: _json_text(value) for key, value in data.items()}
-            parts["firms"] = self._firms_text()
-            text = "{" + ",".join(f"{_json_text(key)}:{parts[key]}" for key in sorted(parts)) + "}"
+            data = _canonical(self.model_dump(exclude={"file_hashes"}))
+            text = json.dumps(data, sort_keys=True, separators=(",", ":"))
             self._cache["fingerprint"] = hashlib.sha256(text.encode()).hexdigest()[:16]
         return self._cache["fingerprint"]
-
-    def _firms_text(self) -> str:
-        """The canonical JSON text of the firm table, part of the fingerprint. Kept in a holder
-        that copies with the same firm table share (`with_overrides` passes the firms through):
-        a posterior variant of a large network does not dump every firm again."""
-        holder = self.cached(_FIRMS_TEXT, dict)
-        if "text" not in holder:
-            firms = self.model_dump(include={"firms"})["firms"]
-            holder["text"] = _json_text(_canonical(firms))
-        return holder["text"]
 
     def model_copy(self, *, update: dict[str, Any] | None = None, deep: bool = False) -> Scenario:
         """A copy (see pydantic); its derived values are computed afresh, never shared."""
@@ -477,19 +463,26 @@ class Scenario(ScenarioSettings):
         if not same_firms:
             return Scenario.build(data)
         data["firms"] = self.firms  # the same validated Firm objects (pydantic keeps them)
-        changed = Scenario.build(data, firms_checked=True)
-        changed._cache[_FIRMS_TEXT] = self.cached(_FIRMS_TEXT, dict)
-        return changed
+        return Scenario.build(data, firms_checked=True)
 
     def variant(self, replicate: int) -> Scenario:
         """The scenario a replicate runs: itself, or with the posterior parameter set
-        `replicate % len(posterior)` applied when the scenario carries a calibration posterior."""
+        `replicate % len(posterior)` applied when the scenario carries a calibration posterior.
+
+        A variant's fingerprint names its base scenario and its parameter set (a hash of the
+        base's fingerprint and the set), not its whole content: with a large firm table,
+        hashing every firm again for each set would cost as much as the run's setup."""
         if not self.posterior:
             return self
         j = replicate % len(self.posterior)
 
         def make() -> Scenario:
-            return self.with_overrides({**self.posterior[j], "posterior": ()})
+            overrides = self.posterior[j]
+            made = self.with_overrides({**overrides, "posterior": ()})
+            named = {"base": self.fingerprint, "posterior_set": j, "overrides": overrides}
+            text = json.dumps(_canonical(named), sort_keys=True, separators=(",", ":"))
+            made._cache["fingerprint"] = hashlib.sha256(text.encode()).hexdigest()[:16]
+            return made
 
         return self.cached(("variant", j), make)
 
@@ -518,12 +511,7 @@ def _step(node: Any, part: str, path: str) -> Any:
 
 
 _FIRMS_CHECKED = "firms_checked"  # a validation context key: see Scenario.build
-_FIRMS_TEXT = "firms_text"  # a cache key: see Scenario._firms_text
 _PLAIN = frozenset({str, int, float, bool, type(None)})  # types _canonical returns as they are
-
-
-def _json_text(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"))
 
 
 def _canonical(value: Any) -> Any:
