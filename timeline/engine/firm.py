@@ -39,7 +39,7 @@ class Clock(Protocol):
     def wake(self, firm: Plant, day: int) -> None: ...
 
 
-@dataclass
+@dataclass(slots=True)
 class Input:
     """One input stock. `source` is -1 for rare earths, else the supplier's firm index."""
 
@@ -49,7 +49,7 @@ class Input:
     avail: float = 1.0
 
 
-@dataclass
+@dataclass(slots=True)
 class Plant:
     """The state of one firm during a run (plain data: a snapshot copies it)."""
 
@@ -134,10 +134,12 @@ class Plant:
             if self.restart_day is not None and now >= self.restart_day:
                 self.restart_day = None
                 self._set_rate(world, max(self.target_rate(), EPS))
-        self._risk(world, now)
+        drifts = [self.drift(item) for item in self.inputs]  # at the rate just set
+        empty = self._days_to_empty(drifts) if self.stopped_since is None else math.inf
+        self._risk(world, now, empty)
         if self.first_cut is not None and self.recovered is None and not cut and self.rate >= 1:
             self.recovered = now
-        self._schedule(world)
+        self._schedule(world, now, drifts, empty)
 
     def cause(self) -> int:
         empty = [i for i in self.inputs if i.level <= EPS]
@@ -166,8 +168,9 @@ class Plant:
                 world.record(now, Kind.CURTAILED, self.index, a=self.cause(), x=rate)
         world.rate_changed(self, now, before)
 
-    def _risk(self, world: Clock, now: int) -> None:
-        soon = self.stopped_since is None and self.days_to_empty() <= self.at_risk + EPS
+    def _risk(self, world: Clock, now: int, empty: float) -> None:
+        """Open or close the at-risk window; `empty`: days until a stock runs out."""
+        soon = self.stopped_since is None and empty <= self.at_risk + EPS
         if soon and self.at_risk_since is None:
             self.at_risk_since = now
         elif not soon and self.at_risk_since is not None:
@@ -176,18 +179,20 @@ class Plant:
 
     def days_to_empty(self) -> float:
         """Days until the first stock that limits the rate runs out at the current rate."""
+        return self._days_to_empty([self.drift(item) for item in self.inputs])
+
+    def _days_to_empty(self, drifts: list[float]) -> float:
+        """`days_to_empty` with each input's drift given (in the order of `inputs`)."""
         best = math.inf
-        for item in self.inputs:
-            change = self.drift(item)
+        for item, change in zip(self.inputs, drifts, strict=True):
             if item.level > EPS and change < -EPS:
                 best = min(best, item.level / -change)
         return best
 
-    def _schedule(self, world: Clock) -> None:
-        now = world.now
+    def _schedule(self, world: Clock, now: int, drifts: list[float], empty: float) -> None:
+        """Schedule the next wake-up; `drifts` and `empty` as computed in `update`."""
         candidates: list[float] = []
         if self.stopped_since is None:
-            empty = self.days_to_empty()
             if empty < math.inf:
                 candidates.append(empty)
                 if self.at_risk_since is None:
@@ -199,11 +204,10 @@ class Plant:
                 goal = min(self.threshold, item.cap)
                 if item.avail < 1.0 - EPS and item.level < goal - EPS and item.avail > EPS:
                     candidates.append((goal - item.level) / self.inflow(item))
-        for item in self.inputs:  # a stock reaching its cap changes what the plant buys
-            if item.avail >= 1.0 - EPS and item.level < item.cap - EPS:
-                change = self.drift(item)
-                if change > EPS:
-                    candidates.append((item.cap - item.level) / change)
+        for item, change in zip(self.inputs, drifts, strict=True):
+            # a stock reaching its cap changes what the plant buys
+            if item.avail >= 1.0 - EPS and item.level < item.cap - EPS and change > EPS:
+                candidates.append((item.cap - item.level) / change)
         waits = [math.ceil(c - EPS) for c in candidates if c > EPS]
         day = now + max(1, min(waits)) if waits else None
         if day != self.wake_day or day is None:

@@ -35,7 +35,8 @@ from timeline.engine.trace import Kind, Recorder
 from timeline.model.policy import RARE_EARTHS, PolicyState, destination_of
 from timeline.model.scenario import Firm, WorkingCalendar
 
-_Z90 = NormalDist().inv_cdf(0.9)
+_NORMAL = NormalDist()  # the standard normal
+_Z90 = _NORMAL.inv_cdf(0.9)
 ELEMENT_BITS = {symbol: 1 << i for i, symbol in enumerate(sorted(RARE_EARTHS))}
 CHANNELS = (("direct", "civil"), ("direct", "defence"), ("other", "civil"), ("other", "defence"))
 
@@ -51,7 +52,7 @@ def review_days(median: float, spread: float, u: float) -> int:
     if spread <= 1.0:
         return round(median)
     sigma = math.log(spread) / _Z90
-    return max(0, round(median * math.exp(sigma * NormalDist().inv_cdf(u))))
+    return max(0, round(median * math.exp(sigma * _NORMAL.inv_cdf(u))))
 
 
 class Office(Protocol):
@@ -77,7 +78,7 @@ class Office(Protocol):
     def approved(self, filing: int) -> None: ...
 
 
-@dataclass
+@dataclass(slots=True)
 class Channel:
     """The licensing state of one channel. Every pending timer is a field."""
 
@@ -107,8 +108,13 @@ class Channel:
     def missing(self) -> frozenset[str]:
         return frozenset() if self.general else self.controlled - self.covered
 
+    @property
+    def blocked(self) -> bool:
+        """Whether an element is `missing` (without building the set)."""
+        return not self.general and not self.controlled <= self.covered
 
-@dataclass
+
+@dataclass(slots=True)
 class Supply:
     """The rare-earth supply of one firm: channels, and its magnet suppliers' rates."""
 
@@ -147,10 +153,11 @@ class Supply:
     def avail(self) -> float:
         """The share of normal rare-earth supply arriving now."""
         other = self.rest + sum(share * rate for share, rate in self.magnets.values())
+        civil = 1.0 - self.defence
         total = 0.0
         for channel in self.channels:
             if channel.flowing:
-                line = self.defence if channel.end_use == "defence" else 1.0 - self.defence
+                line = self.defence if channel.end_use == "defence" else civil
                 total += line * (self.china if channel.route == "direct" else other)
         return min(1.0, total)
 
@@ -159,17 +166,25 @@ class Supply:
         controlled): what China's customs count as exports, for flows.csv."""
         if self.china <= 0:
             return 0.0
-        ships = [
-            c
-            for c in self.channels
-            if c.route == "direct" and (not c.missing or c.ships_until is not None)
-        ]
-        return sum(self.share(c) for c in ships) / self.china
+        civil = 1.0 - self.defence
+        return (
+            sum(
+                (self.defence if c.end_use == "defence" else civil) * self.china  # share(c)
+                for c in self.channels
+                if c.route == "direct" and (c.ships_until is not None or not c.blocked)
+            )
+            / self.china
+        )
 
     # --- the regime changes -------------------------------------------------------------------
     def controlled(self, channel: Channel, policy: PolicyState) -> frozenset[str]:
-        used = self.firm.elements & policy.licensed_elements
-        if self.share(channel) <= 0 or not used:
+        return self._controlled(channel, policy, self.firm.elements & policy.licensed_elements)
+
+    def _controlled(
+        self, channel: Channel, policy: PolicyState, used: frozenset[str]
+    ) -> frozenset[str]:
+        """`controlled`, with the licensed elements the firm uses given."""
+        if not used or self.share(channel) <= 0:
             return frozenset()
         if channel.route == "direct":
             return used
@@ -183,9 +198,10 @@ class Supply:
     def on_policy(self, office: Office) -> None:
         """React to a change of what is licensed or covered."""
         policy = office.policy
+        used = self.firm.elements & policy.licensed_elements
         for channel in self.channels:
-            was = bool(channel.missing)
-            channel.controlled = self.controlled(channel, policy)
+            was = channel.blocked
+            channel.controlled = self._controlled(channel, policy, used)
             if not channel.controlled:  # nothing to license: no renewal either
                 channel.renew_day = None
                 if channel.pending and not was:
@@ -200,9 +216,9 @@ class Supply:
                 )
                 for g in policy.general_licences
             )
-            if channel.missing and not was:
+            if channel.blocked and not was:
                 self._cut(office, channel)
-            elif was and not channel.missing:
+            elif was and not channel.blocked:
                 channel.pending = False
                 channel.due_day = None
                 why = (
@@ -212,7 +228,7 @@ class Supply:
                 )
                 office.record(office.now, why, self.firm_index, channel.index)
                 self._release(office, channel)
-            if channel.missing and not channel.pending:
+            if channel.blocked and not channel.pending:
                 self._apply(office, channel)
         office.feed(self)
 
@@ -303,7 +319,7 @@ class Supply:
                 channel.applications,
                 x=p,
             )
-            if channel.missing:  # elements controlled after filing need their own licence
+            if channel.blocked:  # elements controlled after filing need their own licence
                 self._apply(office, channel, rereview=True)
             else:
                 self._release(office, channel)
@@ -373,9 +389,9 @@ class Supply:
             return
         channel.valid_until = None
         channel.renew_day = None
-        was = bool(channel.missing)
+        was = channel.blocked
         channel.covered = frozenset()
-        if channel.missing and not was:
+        if channel.blocked and not was:
             office.record(office.now, Kind.LAPSED, self.firm_index, channel.index)
             self._cut(office, channel)
             if not channel.pending:
@@ -410,7 +426,7 @@ class Supply:
         office.at(channel.arrive_day, ARRIVE, self, channel.index)
 
     def arrive(self, office: Office, channel: Channel) -> None:
-        if channel.arrive_day != office.now or channel.missing:
+        if channel.arrive_day != office.now or channel.blocked:
             return
         channel.arrive_day = None
         channel.flowing = True

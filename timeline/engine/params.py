@@ -19,7 +19,7 @@ from timeline.model.uncertain import draw as draw_cell
 from timeline.model.uncertain import is_uncertain
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FirmParams:
     """One firm's numbers in one replicate."""
 

@@ -28,7 +28,7 @@ _SCALE = 2.0**-53
 class Streams:
     """The keyed uniform numbers of one replicate of one seed."""
 
-    __slots__ = ("seed", "replicate", "_key")
+    __slots__ = ("seed", "replicate", "_key", "_keyed")
 
     def __init__(self, seed: int, replicate: int = 0) -> None:
         if seed < 0 or replicate < 0:
@@ -37,11 +37,16 @@ class Streams:
         self.replicate = replicate
         state = np.random.SeedSequence(seed, spawn_key=(replicate,)).generate_state(4, np.uint64)
         self._key = state.tobytes()[:32]
+        # the hash with the key already absorbed: each draw copies it (the same digest as
+        # blake2b(data, digest_size=8, key=self._key), without hashing the key block again)
+        self._keyed = hashlib.blake2b(digest_size=8, key=self._key)
 
     def uniform(self, *key: str | int) -> float:
         """A number in (0, 1), the same for the same key in every run of this seed/replicate."""
         data = "\x1f".join(map(str, key)).encode()
-        digest = hashlib.blake2b(data, digest_size=8, key=self._key).digest()
+        keyed = self._keyed.copy()
+        keyed.update(data)
+        digest = keyed.digest()
         (bits,) = struct.unpack("<Q", digest)
         return ((bits >> 11) + 0.5) * _SCALE
 

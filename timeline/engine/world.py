@@ -14,8 +14,11 @@ exactly as the original.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import datetime as dt
+import gc
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import simpy
@@ -43,6 +46,24 @@ _LICENSING = ("licensed_elements", "extraterritorial", "extraterritorial_thresho
 _PACE = ("review_working_days", "review_spread", "rereview_working_days")
 _CLASS = 10**8  # priority = class * _CLASS + firm * 4 + channel
 POLICY, WAKE = 0, 3
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """Within the block, the garbage collector does not run (enabled again after, if it was).
+
+    A run allocates many short-lived objects (events, tuples) and makes no lasting reference
+    cycles (a processed SimPy event drops its callbacks), so collections during a run only walk
+    a large, live heap for nothing: 22-44% of a run's CPU time from 4,300 firms up. Raising the
+    thresholds instead leaves the collector's counts high, and restoring them then costs a full
+    collection at the end of every `run`."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 @dataclass
@@ -119,12 +140,13 @@ class World:
             ids,
             schedule,
             records=self.record.records,
-            params=draw_params(scenario, streams),
         )
         self.result.policy_changes.append((0, self.policy))
         self.batches = self._batches(schedule)
         self.next_batch = 0
-        self.plants, self.supplies = self._build(scenario, self.result.params)
+        with collector_paused():
+            self.result.params = draw_params(scenario, streams)
+            self.plants, self.supplies = self._build(scenario, self.result.params)
         self.by_firm = {s.firm_index: s for s in self.supplies}
         self.china = [0.0] * len(self.plants)
 
@@ -160,6 +182,7 @@ class World:
         p = scenario.parameters
         plants: list[Plant] = []
         supplies: list[Supply] = []
+        link_shares: list[list[float]] = []  # per plant, the link share of each input (0: RE)
         for i, (firm, fp) in enumerate(zip(scenario.firms, params, strict=True)):
             inputs: list[Input] = []
             magnets: dict[int, float] = {}
@@ -186,25 +209,23 @@ class World:
                 p.restart_threshold_days.value,
                 fp.ramp,
             )
+            shares = [0.0] * len(inputs)
             for link, buffer in zip(firm.suppliers, fp.buffers, strict=True):
                 j = index[link.firm]
                 if j in magnets:
                     continue
                 plant.inputs.append(Input(j, buffer, buffer))
+                shares.append(link.share)
             plants.append(plant)
-        for plant in plants:
+            link_shares.append(shares)
+        for plant, shares in zip(plants, link_shares, strict=True):
             for position, item in enumerate(plant.inputs):
                 if item.source >= 0:
-                    plants[item.source].customers.append((plant.index, position, 0.0))
+                    customer = (plant.index, position, shares[position])
+                    plants[item.source].customers.append(customer)
         for supply in supplies:
             for j, (share, _) in supply.magnets.items():
                 plants[j].customers.append((supply.firm_index, -1, share))
-        for plant in plants:  # link shares of parts
-            for k, (customer, position, _) in enumerate(plant.customers):
-                if position >= 0:
-                    firm = scenario.firms[customer]
-                    link = next(x for x in firm.suppliers if index[x.firm] == plant.index)
-                    plant.customers[k] = (customer, position, link.share)
         return plants, supplies
 
     # --- time -----------------------------------------------------------------------------------
@@ -325,15 +346,17 @@ class World:
     # --- running ------------------------------------------------------------------------------
     def start(self) -> None:
         """Apply the controls in force on day 0, then let every plant look at its stocks."""
-        for supply in self.supplies:
-            supply.on_policy(self)
-        for plant in self.plants:
-            plant.update(self)
-            self._flow(plant)
+        with collector_paused():
+            for supply in self.supplies:
+                supply.on_policy(self)
+            for plant in self.plants:
+                plant.update(self)
+                self._flow(plant)
         self.env.process(self._policy_process())
 
     def run(self, until: int) -> None:
-        self.env.run(until=until)
+        with collector_paused():
+            self.env.run(until=until)
 
     def finish(self) -> RunResult:
         end = self.result.days

@@ -26,11 +26,13 @@ class ScenarioError(TimelineError):
         super().__init__(part, where, problem, fix)
 
 
-def check_scenario(scenario: Scenario) -> None:
-    """Raise the first defect found, parts in file order: catalog, branches, firms."""
+def check_scenario(scenario: Scenario, firms: bool = True) -> None:
+    """Raise the first defect found, parts in file order: catalog, branches, firms (unless
+    `firms` is false: the firm table is one already checked)."""
     _check_events(scenario)
     _check_branches(scenario)
-    _check_firms(scenario)
+    if firms:
+        _check_firms(scenario)
     _check_schedules(scenario)
 
 
@@ -100,7 +102,7 @@ def _check_firms(scenario: Scenario) -> None:
                 "give each firm its own id",
             )
         ids[firm.id] = index
-    graph: dict[str, list[str]] = {}
+    magnet_makers = {firm.id for firm in scenario.firms if firm.sector.startswith("magnets")}
     for index, firm in enumerate(scenario.firms):
         linked: set[str] = set()
         for link in firm.suppliers:
@@ -119,11 +121,7 @@ def _check_firms(scenario: Scenario) -> None:
                     "list each supplier once",
                 )
             linked.add(link.firm)
-        magnets = sum(
-            link.share
-            for link in firm.suppliers
-            if scenario.firms[ids[link.firm]].sector.startswith("magnets")
-        )
+        magnets = sum(link.share for link in firm.suppliers if link.firm in magnet_makers)
         if firm.elements and firm.china_share + magnets > 1 + 1e-9:
             raise ScenarioError(
                 "firms",
@@ -132,8 +130,10 @@ def _check_firms(scenario: Scenario) -> None:
                 f"({magnets:g}) exceed 1 for firm {firm.id!r}",
                 "make the Chinese share and the magnet suppliers' shares add up to at most 1",
             )
-        graph[firm.id] = [link.firm for link in firm.suppliers]
-    try:
+    if not _has_cycle(scenario, ids):
+        return
+    graph = {firm.id: [link.firm for link in firm.suppliers] for firm in scenario.firms}
+    try:  # graphlib names the cycle
         tuple(graphlib.TopologicalSorter(graph).static_order())
     except graphlib.CycleError as err:
         cycle = " -> ".join(err.args[1])
@@ -143,6 +143,27 @@ def _check_firms(scenario: Scenario) -> None:
             f"suppliers form a cycle ({cycle})",
             "remove one of these supplier links",
         ) from None
+
+
+def _has_cycle(scenario: Scenario, ids: dict[str, int]) -> bool:
+    """Whether supplier links form a cycle (Kahn's algorithm: a firm is done once all its
+    suppliers are; a cycle leaves firms never done). Every supplier id is in `ids`."""
+    firms = scenario.firms
+    waiting = [len(firm.suppliers) for firm in firms]
+    customers: list[list[int]] = [[] for _ in firms]
+    for index, firm in enumerate(firms):
+        for link in firm.suppliers:
+            customers[ids[link.firm]].append(index)
+    ready = [index for index, count in enumerate(waiting) if count == 0]
+    done = 0
+    while ready:
+        index = ready.pop()
+        done += 1
+        for customer in customers[index]:
+            waiting[customer] -= 1
+            if waiting[customer] == 0:
+                ready.append(customer)
+    return done < len(firms)
 
 
 def _check_schedules(scenario: Scenario) -> None:

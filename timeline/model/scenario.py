@@ -394,7 +394,8 @@ class Scenario(ScenarioSettings):
     (or `model_validate`): the cross-checks (unique ids, known suppliers, no supplier cycle, the
     key events in every branch and in order, schedules inside the horizon and identical before
     the branch point) run either way, so a scenario built in code is checked like one loaded
-    from files. Frozen: `with_overrides` returns a changed, re-validated copy.
+    from files. Frozen: `with_overrides` returns a changed, re-validated copy (an unchanged firm
+    table is passed through as it is).
     """
 
     events: tuple[Event, ...]
@@ -409,17 +410,21 @@ class Scenario(ScenarioSettings):
     _cache: dict[object, Any] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="after")
-    def _cross_checks(self) -> Scenario:
+    def _cross_checks(self, info: ValidationInfo) -> Scenario:
         from timeline.model.checks import check_scenario
 
-        check_scenario(self)
+        context = info.context or {}
+        check_scenario(self, firms=not context.get(_FIRMS_CHECKED, False))
         return self
 
     @classmethod
-    def build(cls, data: dict[str, Any]) -> Scenario:
-        """Validate `data` into a Scenario, raising one `TimelineError` for any defect."""
+    def build(cls, data: dict[str, Any], firms_checked: bool = False) -> Scenario:
+        """Validate `data` into a Scenario, raising one `TimelineError` for any defect.
+
+        `firms_checked`: `data["firms"]` is the firm table of a validated scenario, unchanged
+        (its cross-checks depend on the firms alone): they are not run again."""
         try:
-            return cls.model_validate(data)
+            return cls.model_validate(data, context={_FIRMS_CHECKED: firms_checked})
         except ValidationError as err:
             raise _as_error(err) from None
 
@@ -467,7 +472,8 @@ class Scenario(ScenarioSettings):
         .review_working_days"`, `"branches[decouple].override"`. Used by calibration and
         sensitivity analysis.
         """
-        data = self.model_dump()
+        same_firms = all(_path_parts(path)[0] != "firms" for path in changes)
+        data = self.model_dump(exclude={"firms"} if same_firms else None)
         for path, value in changes.items():
             parts = _path_parts(path)
             node: Any = data
@@ -478,18 +484,29 @@ class Scenario(ScenarioSettings):
                 node[_index(node, last, path)] = value
             else:
                 node[last] = value
-        return Scenario.build(data)
+        if not same_firms:
+            return Scenario.build(data)
+        data["firms"] = self.firms  # the same validated Firm objects (pydantic keeps them)
+        return Scenario.build(data, firms_checked=True)
 
     def variant(self, replicate: int) -> Scenario:
         """The scenario a replicate runs: itself, or with the posterior parameter set
-        `replicate % len(posterior)` applied when the scenario carries a calibration posterior."""
+        `replicate % len(posterior)` applied when the scenario carries a calibration posterior.
+
+        A variant's fingerprint names its base scenario and its parameter set (a hash of the
+        base's fingerprint and the set), not its whole content: with a large firm table,
+        hashing every firm again for each set would cost as much as the run's setup."""
         if not self.posterior:
             return self
         j = replicate % len(self.posterior)
 
         def make() -> Scenario:
-            data = self.with_overrides(dict(self.posterior[j]))
-            return data.model_copy(update={"posterior": ()})
+            overrides = self.posterior[j]
+            made = self.with_overrides({**overrides, "posterior": ()})
+            named = {"base": self.fingerprint, "posterior_set": j, "overrides": overrides}
+            text = json.dumps(_canonical(named), sort_keys=True, separators=(",", ":"))
+            made._cache["fingerprint"] = hashlib.sha256(text.encode()).hexdigest()[:16]
+            return made
 
         return self.cached(("variant", j), make)
 
@@ -517,8 +534,14 @@ def _step(node: Any, part: str, path: str) -> Any:
     return node[part]
 
 
+_FIRMS_CHECKED = "firms_checked"  # a validation context key: see Scenario.build
+_PLAIN = frozenset({str, int, float, bool, type(None)})  # types _canonical returns as they are
+
+
 def _canonical(value: Any) -> Any:
     """Plain JSON data in a fixed order (sets sorted, dates as ISO text)."""
+    if type(value) in _PLAIN:
+        return value
     if isinstance(value, dict):
         return {str(k): _canonical(v) for k, v in value.items()}
     if isinstance(value, set | frozenset):
