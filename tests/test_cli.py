@@ -6,9 +6,13 @@ Ensembles here use a handful of runs on one worker (`--runs 5 --jobs 1`) to stay
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
+from typing import Annotated
 
 import pandas as pd
 import pytest
+import typer
 from typer.testing import CliRunner
 
 from timeline.cli import DEFAULT_RUNS, app
@@ -259,3 +263,57 @@ def test_validate_missing_path_exits_2(runner, tmp_path):
     """`validate` of a path that does not exist is one line, exit 2."""
     result = runner.invoke(app, ["validate", str(tmp_path / "missing.yaml")])
     assert_one_line_error(result, "missing.yaml")
+
+
+# --- help ----------------------------------------------------------------------------------
+
+#: A type label typer would print next to a name: `<str>`, `<int range>`, `<list[str]>`,
+#: `<path>`, and the braces it puts around a required argument in the usage line.
+TYPE_LABEL = re.compile(r"<[a-z][a-z_ \[\]]*>|\{[A-Za-z_]+\}")
+
+
+def commands(command, prefix: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], object]]:
+    """Every command and group of the CLI with its argument list (`()`: `timeline` itself)."""
+    found = [(prefix, command)]
+    for name, sub in sorted(getattr(command, "commands", {}).items()):
+        found += commands(sub, (*prefix, name))
+    return found
+
+
+def stray_labels(text: str) -> list[str]:
+    return TYPE_LABEL.findall(text)
+
+
+def test_the_label_check_finds_typer_labels():
+    """The check below can fail: a plain typer app's help has the labels it looks for."""
+    demo = typer.Typer(rich_markup_mode=None)
+
+    @demo.command()
+    def run(
+        out: Annotated[Path, typer.Argument()],
+        n: Annotated[int, typer.Option(min=1)] = 1,
+        name: Annotated[list[str] | None, typer.Option()] = None,
+    ) -> None:
+        """Demo."""
+
+    text = CliRunner().invoke(demo, ["--help"]).output
+    assert {"<int range>", "<list[str]>", "<path>"} <= set(stray_labels(text)), text
+
+
+def test_help_of_every_command_is_plain_with_one_example():
+    """`--help` of every command and group: no type labels, every option named by its
+    metavar (BRANCH, PATH, N, DATE, ...), and one example for each command."""
+    every = commands(typer.main.get_command(app))
+    assert {("simulate",), ("report",), ("firms", "generate")} <= {path for path, _ in every}
+    for path, command in every:
+        result = CliRunner().invoke(app, [*path, "--help"], terminal_width=200)
+        assert result.exit_code == 0, (path, result.output)
+        text = result.output
+        assert not stray_labels(text), (path, stray_labels(text), text)
+        for param in command.params:
+            if not getattr(param, "is_flag", False) and param.name not in ("help", "version"):
+                assert param.metavar and param.metavar.isupper(), (path, param.name)
+                shown = param.opts[0] + " " + param.metavar if param.opts[0][0] == "-" else ""
+                assert param.metavar in text and shown in text, (path, param.name, text)
+        if path:  # each command (the top level has its own "Start with")
+            assert text.count("Example: timeline ") == 1, (path, text)

@@ -12,7 +12,7 @@ import datetime as dt
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -24,13 +24,37 @@ from timeline.run import ALL, branch_ids, simulate_branches, write_simulation
 from timeline.run import save_state as state_file_of
 from timeline.summary import print_summary, progress_bar
 
+
+def _plain(command: Any) -> None:
+    """Help without type labels: every option and argument shows its metavar (PATH, N, DATE)
+    alone, never typer's `<path>` or `<int range>`; a required argument reads `OUT_DIR` in the
+    usage line, an optional one `[PATH]`."""
+    for param in getattr(command, "params", ()):
+        if param.metavar is None:
+            continue
+        param.display_type = lambda ctx: ""  # no `<type>` after the name
+        if param.param_type_name == "argument":
+            name = param.metavar if param.required else f"[{param.metavar}]"
+            param._usage_display_name = lambda name=name: name
+    for sub in getattr(command, "commands", {}).values():
+        _plain(sub)
+
+
+class PlainHelpGroup(OneLineGroup):
+    """The command group: one-line usage errors (`OneLineGroup`) and plain help (`_plain`)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _plain(self)
+
+
 app = typer.Typer(
     help="Dated impact timelines for a trade conflict, by outcome branch.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
-    rich_markup_mode=None,  # plain help: no type labels such as <bool> next to flags
-    cls=OneLineGroup,
+    rich_markup_mode=None,  # plain help: no rich panels
+    cls=PlainHelpGroup,
 )
 
 
@@ -59,10 +83,19 @@ def main(
 
 ScenarioOpt = Annotated[
     Path | None,
-    typer.Option("--scenario", help="Scenario file or folder (default: the built-in events/)."),
+    typer.Option(
+        "--scenario",
+        metavar="PATH",
+        help="Scenario file or folder (default: the built-in events/).",
+    ),
 ]
 FirmsOpt = Annotated[
-    Path | None, typer.Option("--firms", help="Firm table CSV replacing the scenario's own.")
+    Path | None,
+    typer.Option(
+        "--firms",
+        metavar="PATH",
+        help="Firm table (CSV, .xlsx or .parquet) replacing the scenario's own.",
+    ),
 ]
 
 
@@ -87,42 +120,68 @@ DEFAULT_RUNS = 200
 
 @app.command()
 def simulate(
-    branch: Annotated[str, typer.Option(help="Branch id, or 'all' for every branch.")],
+    branch: Annotated[
+        str, typer.Option(metavar="BRANCH", help="Branch id, or 'all' for every branch.")
+    ],
     scenario: ScenarioOpt = None,
     firms: FirmsOpt = None,
     runs: Annotated[
-        int, typer.Option(min=1, max=100_000, help="Paired runs per branch (1: one trajectory).")
+        int,
+        typer.Option(
+            min=1, max=100_000, metavar="N", help="Paired runs per branch (1: one trajectory)."
+        ),
     ] = DEFAULT_RUNS,
-    seed: Annotated[int, typer.Option(min=0, help="Base seed of the keyed random streams.")] = 0,
+    seed: Annotated[
+        int, typer.Option(min=0, metavar="SEED", help="Base seed of the keyed random streams.")
+    ] = 0,
     jobs: Annotated[
-        int | None, typer.Option(min=1, help="Worker processes (default: all cores).")
+        int | None, typer.Option(min=1, metavar="N", help="Worker processes (default: all cores).")
     ] = None,
     scheduler: Annotated[
-        str | None, typer.Option(help="Address of a Dask scheduler to run the runs on.")
+        str | None,
+        typer.Option(
+            metavar="ADDRESS",
+            help="Address of a Dask scheduler (tcp://HOST:8786) to run the runs on.",
+        ),
     ] = None,
     replay: Annotated[
-        int, typer.Option(min=0, help="Which run's full timeline to write (default: run 0).")
+        int,
+        typer.Option(
+            min=0, metavar="RUN", help="Which run's full timeline to write (default: run 0)."
+        ),
     ] = 0,
-    out: Annotated[Path, typer.Option(help="Output folder; each branch writes a subfolder.")] = (
-        Path("outputs")
-    ),
+    out: Annotated[
+        Path, typer.Option(metavar="DIR", help="Output folder; each branch writes a subfolder.")
+    ] = (Path("outputs")),
     until: Annotated[
-        str | None, typer.Option(help="Stop on this date (ISO); with --runs 1.")
+        str | None, typer.Option(metavar="DATE", help="Stop on this date (ISO); with --runs 1.")
     ] = None,
     group: Annotated[
         str | None,
-        typer.Option(help="Count only this group's plants in the summary, bands and compare."),
+        typer.Option(
+            metavar="GROUP",
+            help="Count only this group's plants in the summary, bands and compare.",
+        ),
     ] = None,
     start_from: Annotated[
         str | None,
-        typer.Option("--from", help="Start the plants on this date (ISO) in the --state given."),
+        typer.Option(
+            "--from",
+            metavar="DATE",
+            help="Start the plants on this date (ISO) in the --state given.",
+        ),
     ] = None,
     state: Annotated[
-        Path | None, typer.Option(help="State file (CSV): each plant's stocks and licences.")
+        Path | None,
+        typer.Option(
+            metavar="PATH", help="State file (CSV or .xlsx): each plant's stocks and licences."
+        ),
     ] = None,
     save_state: Annotated[
         str | None,
-        typer.Option(help="Also write each branch's state on this date (ISO), run --replay."),
+        typer.Option(
+            metavar="DATE", help="Also write each branch's state on this date (ISO), run --replay."
+        ),
     ] = None,
     report: Annotated[
         bool, typer.Option(help="Also write report.html and charts/ (as timeline report).")
@@ -205,19 +264,23 @@ def _start(loaded, start_from: str | None, state: Path | None):
 @app.command()
 def calibrate(
     priors: Annotated[
-        Path | None, typer.Option(help="Priors and targets (default: the scenario's priors.yaml).")
+        Path | None,
+        typer.Option(
+            metavar="PATH", help="Priors and targets (default: the scenario's priors.yaml)."
+        ),
     ] = None,
     scenario: ScenarioOpt = None,
     jobs: Annotated[
-        int | None, typer.Option(min=1, help="Worker processes (default: all cores).")
+        int | None, typer.Option(min=1, metavar="N", help="Worker processes (default: all cores).")
     ] = None,
-    out: Annotated[Path, typer.Option(help="Folder for fit.csv and all_sets.csv.")] = Path(
-        "outputs/calibration"
-    ),
+    out: Annotated[
+        Path, typer.Option(metavar="DIR", help="Folder for fit.csv and all_sets.csv.")
+    ] = Path("outputs/calibration"),
     posterior: Annotated[
         Path | None,
         typer.Option(
-            help="Where to write the posterior (default: posterior.yaml by the scenario)."
+            metavar="PATH",
+            help="Where to write the posterior (default: posterior.yaml by the scenario).",
         ),
     ] = None,
     force: Annotated[bool, typer.Option(help="Replace files timeline did not write.")] = False,
@@ -237,22 +300,32 @@ def calibrate(
 
 @app.command()
 def buffer(
-    branch: Annotated[str, typer.Option(help="Branch id, or 'all'.")],
-    firm: Annotated[list[str] | None, typer.Option(help="Plant id (repeat for several).")] = None,
+    branch: Annotated[str, typer.Option(metavar="BRANCH", help="Branch id, or 'all'.")],
+    firm: Annotated[
+        list[str] | None, typer.Option(metavar="FIRM", help="Plant id (repeat for several).")
+    ] = None,
     group: Annotated[
-        str | None, typer.Option(help="Every plant of this group (firm table column).")
+        str | None,
+        typer.Option(metavar="GROUP", help="Every plant of this group (firm table column)."),
     ] = None,
     confidence: Annotated[
-        float, typer.Option(min=0.5, max=0.99, help="Share of runs the plant must survive.")
+        float,
+        typer.Option(
+            min=0.5, max=0.99, metavar="SHARE", help="Share of runs the plant must survive."
+        ),
     ] = 0.9,
-    runs: Annotated[int, typer.Option(min=5, max=10_000, help="Paired runs per candidate.")] = 50,
-    seed: Annotated[int, typer.Option(min=0, help="Base seed.")] = 0,
+    runs: Annotated[
+        int, typer.Option(min=5, max=10_000, metavar="N", help="Paired runs per candidate.")
+    ] = 50,
+    seed: Annotated[int, typer.Option(min=0, metavar="SEED", help="Base seed.")] = 0,
     re_only: Annotated[
         bool, typer.Option(help="Scale only the rare-earth stock, not the parts buffers.")
     ] = False,
     scenario: ScenarioOpt = None,
     firms: FirmsOpt = None,
-    out: Annotated[Path, typer.Option(help="Folder for buffers.csv.")] = Path("outputs"),
+    out: Annotated[Path, typer.Option(metavar="DIR", help="Folder for buffers.csv.")] = Path(
+        "outputs"
+    ),
 ) -> None:
     """How many days of stock a plant needs to get through a branch.
 
@@ -269,15 +342,20 @@ def buffer(
 
 @app.command()
 def sensitivity(
-    branch: Annotated[str, typer.Option(help="Branch id, or 'all'.")],
+    branch: Annotated[str, typer.Option(metavar="BRANCH", help="Branch id, or 'all'.")],
     firm: Annotated[
-        str | None, typer.Option(help="Measure this plant's P(stop) instead of value lost.")
+        str | None,
+        typer.Option(metavar="FIRM", help="Measure this plant's P(stop) instead of value lost."),
     ] = None,
-    runs: Annotated[int, typer.Option(min=5, max=10_000, help="Paired runs per setting.")] = 40,
-    seed: Annotated[int, typer.Option(min=0, help="Base seed.")] = 0,
+    runs: Annotated[
+        int, typer.Option(min=5, max=10_000, metavar="N", help="Paired runs per setting.")
+    ] = 40,
+    seed: Annotated[int, typer.Option(min=0, metavar="SEED", help="Base seed.")] = 0,
     scenario: ScenarioOpt = None,
     firms: FirmsOpt = None,
-    out: Annotated[Path, typer.Option(help="Folder for sensitivity.csv.")] = Path("outputs"),
+    out: Annotated[Path, typer.Option(metavar="DIR", help="Folder for sensitivity.csv.")] = Path(
+        "outputs"
+    ),
 ) -> None:
     """What the answer is most sensitive to: each input at its P10 and P90, key dates +-14 days.
 
@@ -294,7 +372,10 @@ def sensitivity(
 
 @app.command()
 def branches(scenario: ScenarioOpt = None) -> None:
-    """List the branches of the scenario."""
+    """List the branches of the scenario.
+
+    Example: timeline branches
+    """
 
     def job() -> None:
         loaded = load_scenario(scenario)
@@ -307,10 +388,13 @@ def branches(scenario: ScenarioOpt = None) -> None:
 
 @app.command()
 def events(
-    branch: Annotated[str, typer.Option(help="Branch id.")],
+    branch: Annotated[str, typer.Option(metavar="BRANCH", help="Branch id.")],
     scenario: ScenarioOpt = None,
 ) -> None:
-    """Print the resolved, dated schedule of a branch (policy events only)."""
+    """Print the resolved, dated schedule of a branch (policy events only).
+
+    Example: timeline events --branch decouple
+    """
 
     def job() -> None:
         loaded = load_scenario(scenario)
@@ -334,10 +418,18 @@ def events(
 
 @app.command()
 def validate(
-    path: Annotated[Path | None, typer.Argument(help="Scenario file or folder.")] = None,
+    path: Annotated[
+        Path | None,
+        typer.Argument(
+            metavar="PATH", help="Scenario file or folder (default: the built-in events/)."
+        ),
+    ] = None,
     firms: FirmsOpt = None,
 ) -> None:
-    """Check a scenario (and optionally a firm table) without running it."""
+    """Check a scenario (and optionally a firm table) without running it.
+
+    Example: timeline validate events --firms events/examples/my_firms.csv
+    """
 
     def job() -> None:
         loaded = load_scenario(path, firms)
@@ -352,9 +444,11 @@ def validate(
 
 @app.command()
 def report(
-    out_dir: Annotated[Path, typer.Argument(help="Output folder of `timeline simulate`.")],
+    out_dir: Annotated[
+        Path, typer.Argument(metavar="OUT_DIR", help="Output folder of `timeline simulate`.")
+    ],
     group: Annotated[
-        str | None, typer.Option(help="Show the plants of this firm group first.")
+        str | None, typer.Option(metavar="GROUP", help="Show the plants of this firm group first.")
     ] = None,
     excel: Annotated[bool, typer.Option(help="Also write report.xlsx.")] = False,
     parquet: Annotated[bool, typer.Option(help="Also write parquet/ (every table).")] = False,
@@ -373,17 +467,24 @@ def report(
     _guard(job)
 
 
-firms_app = typer.Typer(help="Firm tables: generate synthetic networks.", no_args_is_help=True)
+firms_app = typer.Typer(
+    help="Firm tables: generate synthetic networks.\n\n"
+    "Example: timeline firms generate --n 430 --out firms.csv",
+    no_args_is_help=True,
+)
 app.add_typer(firms_app, name="firms")
 
 
 @firms_app.command("generate")
 def firms_generate(
-    n: Annotated[int, typer.Option("--n", min=1, max=10_000_000, help="Number of firms.")],
-    out: Annotated[Path, typer.Option(help="File to write (.csv or .parquet).")],
-    seed: Annotated[int, typer.Option(min=0, help="Seed of the sample.")] = 0,
+    n: Annotated[
+        int, typer.Option("--n", min=1, max=10_000_000, metavar="N", help="Number of firms.")
+    ],
+    out: Annotated[Path, typer.Option(metavar="PATH", help="File to write (.csv or .parquet).")],
+    seed: Annotated[int, typer.Option(min=0, metavar="SEED", help="Seed of the sample.")] = 0,
     fmt: Annotated[
-        str | None, typer.Option("--format", help="csv or parquet (default: by the suffix).")
+        str | None,
+        typer.Option("--format", metavar="FORMAT", help="csv or parquet (default: by the suffix)."),
     ] = None,
     scenario: ScenarioOpt = None,
 ) -> None:
