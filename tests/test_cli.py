@@ -5,6 +5,7 @@ Ensembles here use a handful of runs on one worker (`--runs 5 --jobs 1`) to stay
 
 from __future__ import annotations
 
+import html
 import json
 import re
 from pathlib import Path
@@ -29,6 +30,7 @@ ENSEMBLE_FILES = {
 }
 KEY_EVENTS = ("kl-talks", "busan-summit", "tariff-deadline-nov1", "rare-earth-rules-dec1")
 SMALL = ("--runs", "5", "--jobs", "1")
+REPORT = {"report.html", "charts"}  # written beside the branch folders by default
 
 
 @pytest.fixture
@@ -67,10 +69,11 @@ def test_default_runs_is_an_ensemble():
 
 def test_simulate_one_branch_ensemble(runner, tmp_path):
     """`--branch decouple --runs 5` writes the replayed run's tables, the ensemble's tables and
-    run.json into out/decouple, and nothing else; it prints P50 (P10-P90) and the key dates."""
+    run.json into out/decouple, and nothing else there (report.html and charts/ beside it);
+    it prints P50 (P10-P90) and the key dates."""
     result = simulate(runner, tmp_path, "--branch", "decouple", *SMALL)
     assert result.exit_code == 0, result.output
-    assert names(tmp_path) == {"decouple"}
+    assert names(tmp_path) == {"decouple", *REPORT}
     folder = tmp_path / "decouple"
     assert names(folder) == SINGLE_FILES | ENSEMBLE_FILES | {"run.json"}
     info = meta(folder)
@@ -89,10 +92,10 @@ def test_simulate_one_branch_ensemble(runner, tmp_path):
 
 def test_simulate_all_branches_ensemble(runner, tmp_path):
     """`--branch all --runs 5` writes a folder per branch, compare.csv (one row per branch, 5
-    runs each) and paired.csv (every ordered pair of branches)."""
+    runs each) and paired.csv (every ordered pair of branches), and the report."""
     result = simulate(runner, tmp_path, "--branch", "all", *SMALL)
     assert result.exit_code == 0, result.output
-    assert names(tmp_path) == {*BRANCHES, "compare.csv", "paired.csv"}
+    assert names(tmp_path) == {*BRANCHES, "compare.csv", "paired.csv", *REPORT}
     for branch in BRANCHES:
         assert names(tmp_path / branch) == SINGLE_FILES | ENSEMBLE_FILES | {"run.json"}
         assert meta(tmp_path / branch)["branch"] == branch
@@ -123,7 +126,7 @@ def test_simulate_one_run(runner, tmp_path, default_scenario):
 
 def test_simulate_all_one_run_writes_compare(runner, tmp_path):
     """`--branch all --runs 1` writes the branch folders and compare.csv (no paired.csv)."""
-    result = simulate(runner, tmp_path, "--branch", "all", "--runs", "1")
+    result = simulate(runner, tmp_path, "--branch", "all", "--runs", "1", "--no-report")
     assert result.exit_code == 0, result.output
     assert names(tmp_path) == {*BRANCHES, "compare.csv"}
     assert list(pd.read_csv(tmp_path / "compare.csv")["branch"]) == list(BRANCHES)
@@ -214,7 +217,7 @@ def test_simulate_twice_replaces_folder(runner, tmp_path):
     assert second.exit_code == 0, second.output
     assert names(tmp_path / "decouple") == SINGLE_FILES | {"run.json"}
     assert meta(tmp_path / "decouple")["seed"] == 2
-    assert names(tmp_path) == {"decouple"}  # no temporary folders
+    assert names(tmp_path) == {"decouple", *REPORT}  # no temporary folders
 
 
 def test_branches_lists_ids(runner):
@@ -317,3 +320,94 @@ def test_help_of_every_command_is_plain_with_one_example():
                 assert param.metavar in text and shown in text, (path, param.name, text)
         if path:  # each command (the top level has its own "Start with")
             assert text.count("Example: timeline ") == 1, (path, text)
+
+
+# --- the report, written by default ---------------------------------------------------------
+
+ONE_BRANCH_CHARTS = {"stopped", "value_lost", "stopped_share_decouple", "policy", "flows"}
+
+
+def chart_files(out) -> dict[str, bytes]:
+    folder = out / "charts"
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())} if folder.exists() else {}
+
+
+def without_provenance(out) -> bytes:
+    """report.html with the run's command and creation time (run.json) blanked out."""
+    page = (out / "report.html").read_text(encoding="utf-8")
+    info = meta(out / "decouple")
+    for text in (info["command"], info["created_at"]):
+        page = page.replace(html.escape(text, quote=True), "-")
+    return page.encode()
+
+
+def test_default_run_writes_report_and_charts_the_same_for_any_jobs(runner, tmp_path):
+    """A default simulate writes report.html and charts/ (PNG and SVG of each chart) beside
+    the branch folder; the report covers the branch run and says there is no other. Charts
+    and report are byte-identical with --jobs 1 and 2 (the page apart from the command line
+    and the time it names)."""
+    one, two = tmp_path / "a" / "out", tmp_path / "b" / "out"  # the page names the folder
+    for out, jobs in ((one, "1"), (two, "2")):
+        result = simulate(runner, out, "--branch", "decouple", "--runs", "6", "--jobs", jobs)
+        assert result.exit_code == 0, result.output
+        assert f"{out / 'report.html'}" in result.stdout and f"{out / 'charts'}" in result.stdout
+    charts = chart_files(one)
+    assert set(charts) == {f"{n}.{kind}" for n in ONE_BRANCH_CHARTS for kind in ("png", "svg")}
+    assert charts == chart_files(two)
+    assert without_provenance(one) == without_provenance(two)
+    page = (one / "report.html").read_text(encoding="utf-8")
+    assert page.count("<img ") == len(ONE_BRANCH_CHARTS)
+    assert "This report covers one branch, <b>decouple</b>" in page
+    assert "6 runs per branch" in page
+    assert not any(p.name.startswith(".") for p in one.rglob("*"))  # no temporary files
+
+
+def test_no_charts_and_no_report(runner, tmp_path):
+    """`--no-charts`: report.html without images and no charts/; `--no-report`: neither, and
+    an earlier report is left as it was."""
+    quick = ("--branch", "decouple", "--runs", "1")
+    result = simulate(runner, tmp_path, *quick, "--no-charts")
+    assert result.exit_code == 0, result.output
+    assert names(tmp_path) == {"decouple", "report.html"}
+    page = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert 'id="answer"' in page and "<img" not in page
+    before = (tmp_path / "report.html").read_bytes()
+    result = simulate(runner, tmp_path, *quick, "--seed", "4", "--no-report")
+    assert result.exit_code == 0, result.output
+    assert names(tmp_path) == {"decouple", "report.html"}
+    assert (tmp_path / "report.html").read_bytes() == before
+    assert meta(tmp_path / "decouple")["seed"] == 4
+    fresh = tmp_path / "fresh"
+    result = simulate(runner, fresh, *quick, "--no-report")
+    assert result.exit_code == 0, result.output
+    assert names(fresh) == {"decouple"}
+
+
+def test_report_covers_the_branches_run_and_keeps_user_files(runner, tmp_path):
+    """After `--branch all`, a run of one branch writes the report of that branch: the other
+    branches' heat strips of ours go, a file of the user's in charts/ stays."""
+    result = simulate(runner, tmp_path, "--branch", "all", "--runs", "1")
+    assert result.exit_code == 0, result.output
+    assert {f"stopped_share_{b}.png" for b in BRANCHES} <= set(chart_files(tmp_path))
+    (tmp_path / "charts" / "mine.png").write_bytes(b"not ours")
+    result = simulate(runner, tmp_path, "--branch", "decouple", "--runs", "1")
+    assert result.exit_code == 0, result.output
+    kept = set(chart_files(tmp_path))
+    assert kept == {f"{n}.{k}" for n in ONE_BRANCH_CHARTS for k in ("png", "svg")} | {"mine.png"}
+    page = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "This report covers one branch" in page and "stopped_share_history" not in page
+    assert names(tmp_path) >= {*BRANCHES, "compare.csv"}  # other branch folders are left
+
+
+def test_someone_elses_report_html_is_not_replaced(runner, tmp_path):
+    """A report.html timeline did not write stops the run before anything is written (exit 2,
+    one line); --no-report leaves it alone and --force replaces it."""
+    (tmp_path / "report.html").write_text("<html>my own notes</html>")
+    quick = ("--branch", "decouple", "--runs", "1")
+    refused = simulate(runner, tmp_path, *quick)
+    assert_one_line_error(refused, "report.html", "--force")
+    assert names(tmp_path) == {"report.html"}
+    assert simulate(runner, tmp_path, *quick, "--no-report").exit_code == 0
+    assert (tmp_path / "report.html").read_text() == "<html>my own notes</html>"
+    assert simulate(runner, tmp_path, *quick, "--force").exit_code == 0
+    assert 'id="answer"' in (tmp_path / "report.html").read_text(encoding="utf-8")

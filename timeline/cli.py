@@ -8,8 +8,10 @@ partial files.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
@@ -184,8 +186,16 @@ def simulate(
         ),
     ] = None,
     report: Annotated[
-        bool, typer.Option(help="Also write report.html and charts/ (as timeline report).")
-    ] = False,
+        bool,
+        typer.Option(
+            help="Write report.html and charts/ of the branches run (--no-report: CSV and "
+            "run.json only, and an earlier report is left as it was)."
+        ),
+    ] = True,
+    charts: Annotated[
+        bool,
+        typer.Option(help="Draw charts/ (PNG and SVG) for the report (--no-charts: no images)."),
+    ] = True,
     force: Annotated[bool, typer.Option(help="Replace a folder timeline did not write.")] = False,
 ) -> None:
     """Simulate one branch (or all): many paired runs, bands and risks, and one full timeline.
@@ -211,7 +221,16 @@ def simulate(
         asked = ALL if branch == ALL else ids
         start = _start(loaded, start_from, state)
         saved = _date(save_state, "--save-state")
+        # drawing the charts needs matplotlib (about a second to import): import it while
+        # the ensemble's worker processes run, once they are all started
+        preload = _Preload(report and charts and scheduler is None and jobs != 1)
         with progress_bar(runs * len(ids) if runs > 1 else 0) as advance:
+
+            def progress(n: int) -> None:
+                preload.start()
+                if advance:
+                    advance(n * len(ids))
+
             sim = simulate_branches(
                 loaded,
                 asked,
@@ -221,10 +240,11 @@ def simulate(
                 scheduler,
                 replay,
                 last,
-                progress=(lambda n: advance(n * len(ids))) if advance else None,
+                progress=progress,
                 group=group,
                 start=start,
             )
+        preload.join()  # before the charts' processes fork
         command = " ".join(["timeline", *sys.argv[1:]])
         created = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         extra = {}
@@ -234,15 +254,40 @@ def simulate(
                     "--save-state", "", f"{saved} is outside the horizon", "give a date inside it"
                 )
             extra = {b: {"state.csv": state_file_of(loaded, b, seed, replay, saved)} for b in ids}
-        written = write_simulation(sim, out, command, created, force, extra)
-        if report:
-            from timeline.reports.build import write_report
-
-            written += write_report(Path(out), group)[:1]
+        written = write_simulation(
+            sim, out, command, created, force, extra, report=report, charts=charts, jobs=jobs
+        )
         print_summary(sim)
-        echo("Wrote " + ", ".join(f"{p}" for p in written))
+        shown = [p for p in written if p.parent == out]  # branch folders, compare.csv, report
+        if any(p.parent == out / "charts" for p in written):
+            shown.append(out / "charts")
+        echo("Wrote " + ", ".join(f"{p}" for p in shown))
 
     _guard(job)
+
+
+class _Preload:
+    """Import the report's modules on a thread, once, if `wanted`: while the ensemble's worker
+    processes (forked before `start` is first called) do the work, the main process is idle.
+    `join` waits for it; a failed import is left for the real one to report."""
+
+    def __init__(self, wanted: bool) -> None:
+        self.wanted = wanted
+        self.thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self.wanted and self.thread is None:
+            self.thread = threading.Thread(target=self._load, name="preload", daemon=True)
+            self.thread.start()
+
+    @staticmethod
+    def _load() -> None:
+        with contextlib.suppress(Exception):
+            import timeline.reports.build  # noqa: F401  (matplotlib, the charts, the page)
+
+    def join(self) -> None:
+        if self.thread is not None:
+            self.thread.join()
 
 
 def _start(loaded, start_from: str | None, state: Path | None):
