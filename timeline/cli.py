@@ -497,8 +497,19 @@ def report(
     ] = None,
     excel: Annotated[bool, typer.Option(help="Also write report.xlsx.")] = False,
     parquet: Annotated[bool, typer.Option(help="Also write parquet/ (every table).")] = False,
+    charts: Annotated[
+        bool, typer.Option(help="Draw charts/ (PNG and SVG) for the report (--no-charts: none).")
+    ] = True,
+    jobs: Annotated[
+        int | None,
+        typer.Option(min=1, metavar="N", help="Processes drawing the charts (default: all cores)."),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option(help="Replace a report.html timeline did not write.")
+    ] = False,
 ) -> None:
-    """Rebuild report.html and charts/ from the files in an output folder.
+    """Rebuild report.html and charts/ from every branch folder (and buffers.csv,
+    sensitivity.csv) in an output folder.
 
     Example: timeline report outputs --group watchlist --excel
     """
@@ -506,7 +517,9 @@ def report(
     def job() -> None:
         from timeline.reports.build import write_report  # matplotlib only when needed
 
-        written = write_report(out_dir, group, excel=excel, parquet=parquet)
+        written = write_report(
+            out_dir, group, excel=excel, parquet=parquet, charts=charts, jobs=jobs, force=force
+        )
         typer.echo(f"Wrote {out_dir / 'report.html'} and {len(written) - 1} other files")
 
     _guard(job)

@@ -123,6 +123,7 @@ def write_report(
     """Write `report_files` into `out_dir` (see `write_files`); report.html first. `jobs`:
     processes drawing the charts (default: every core)."""
     out_dir = Path(out_dir)
-    files = report_files(out_dir, group, excel, parquet, charts, jobs or cores())
+    outputs = load(out_dir)
     check_report_target(out_dir, force)
+    files = report_of(outputs, group, excel, parquet, charts, jobs or cores())
     return write_files(out_dir, files)

@@ -32,6 +32,7 @@ import io
 import multiprocessing
 import os
 import re
+import signal
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -1096,6 +1097,15 @@ def _cost(chart: Chart) -> int:
 _SHARED: list[Chart] = []  # the plan, inherited by forked workers
 
 
+def _worker() -> None:
+    """A drawing process leaves Ctrl-C to its parent (which stops the pool) and dies of
+    SIGTERM and SIGHUP plainly, without the parent's handlers."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for name in ("SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), signal.SIG_DFL)
+
+
 def _draw(index: int) -> dict[str, bytes]:
     with mpl.rc_context(_RC):
         return _SHARED[index][1]()
@@ -1113,7 +1123,9 @@ def render(outputs: Outputs, group: str | None = None, jobs: int = 1) -> dict[st
     drawn: dict[int, dict[str, bytes]] = {}
     if jobs > 1 and "fork" in multiprocessing.get_all_start_methods():
         _SHARED[:] = charts
-        pool = ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("fork"))
+        pool = ProcessPoolExecutor(
+            jobs, mp_context=multiprocessing.get_context("fork"), initializer=_worker
+        )
         try:
             drawn = dict(zip(order, pool.map(_draw, order), strict=True))
         except BaseException:
