@@ -10,6 +10,7 @@ import io
 import json
 import shutil
 import subprocess
+import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -586,3 +587,16 @@ def test_fixture_is_realistic(built):
     assert dt.date(2026, 12, 31) == final["date"].date()
     compare = read_table(built / "compare.csv").set_index("branch")
     assert compare.at["decouple", "value_added_lost_usd_q50"] in set(values)  # inverted_cdf
+
+
+def test_the_page_without_charts_needs_no_matplotlib():
+    """report.html without charts (`--no-charts`) imports neither matplotlib nor openpyxl
+    nor pyarrow.parquet: they are imported to draw charts and to write Excel and Parquet."""
+    code = (
+        "import sys, timeline.reports.build, timeline.reports.html, timeline.reports\n"
+        "print(sorted(m for m in ('matplotlib', 'openpyxl', 'pyarrow.parquet') "
+        "if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

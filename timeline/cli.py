@@ -283,7 +283,8 @@ class _Preload:
     @staticmethod
     def _load() -> None:
         with contextlib.suppress(Exception):
-            import timeline.reports.build  # noqa: F401  (matplotlib, the charts, the page)
+            import timeline.reports.build  # noqa: F401  (the page)
+            import timeline.reports.charts  # noqa: F401  (matplotlib)
 
     def join(self) -> None:
         if self.thread is not None:

@@ -325,7 +325,7 @@ def write_simulation(
     pages: dict[str, bytes] = {}
     if report:
         from timeline.reports.build import check_report_target, report_of
-        from timeline.reports.charts import cores
+        from timeline.reports.common import cores
         from timeline.reports.files import from_files
 
         outputs = from_files(Path(out), folders, top)

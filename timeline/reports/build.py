@@ -1,5 +1,8 @@
 """Everything `timeline report` (and `timeline simulate`, by default) writes, from one reading
-of the outputs: report.html and charts/ (and report.xlsx, parquet/ when asked)."""
+of the outputs: report.html and charts/ (and report.xlsx, parquet/ when asked).
+
+matplotlib is imported only to draw charts, openpyxl and pyarrow only for report.xlsx and
+parquet/."""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ from pathlib import Path
 from timeline.errors import TimelineError
 from timeline.io import guard
 from timeline.io.output import signals_deferred, write_file
-from timeline.reports.charts import cores, plants, render
+from timeline.reports.common import cores, plants
 from timeline.reports.files import Outputs, load
 from timeline.reports.html import GENERATOR, render_report
 
@@ -44,7 +47,11 @@ def report_of(
     and `report.xlsx`, `parquet/**` when asked) of outputs already read, as paths relative to
     the output folder -> bytes. `jobs`: processes drawing the charts. Writes nothing."""
     check_group(outputs, group)
-    drawn = render(outputs, group, jobs) if charts else {}
+    drawn: dict[str, bytes] = {}
+    if charts:
+        from timeline.reports.charts import render  # matplotlib: only to draw
+
+        drawn = render(outputs, group, jobs)
     files = {REPORT: render_report(outputs, drawn, group), **drawn}
     if excel or parquet:
         from timeline.reports.export import parquet_files, xlsx_for  # openpyxl, pyarrow

@@ -30,15 +30,12 @@ from __future__ import annotations
 import datetime as dt
 import io
 import multiprocessing
-import os
-import re
 import signal
 from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 import matplotlib as mpl
 import matplotlib.dates as mdates
@@ -52,6 +49,17 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
 from timeline.reports import fmt
+from timeline.reports.common import (  # noqa: F401  (re-exported: charts' public names)
+    _parse_date,
+    cores,
+    metric_format,
+    metric_text,
+    order_plants,
+    plants,
+    signed_share,
+    slug,
+    span,
+)
 from timeline.reports.files import Branch, Outputs, load
 
 #: Okabe-Ito, in the order branches take them (yellow last: weak on white).
@@ -114,20 +122,6 @@ def style(index: int) -> Style:
     """The colour, line style and hatch of the `index`-th branch."""
     i = index % len(OKABE_ITO)
     return Style(OKABE_ITO[i], LINESTYLES[i], HATCHES[i])
-
-
-def slug(text: str) -> str:
-    """A file-name-safe form of a branch id."""
-    return re.sub(r"[^A-Za-z0-9_-]+", "-", text).strip("-") or "branch"
-
-
-def _parse_date(value: object) -> dt.date | None:
-    if fmt.is_missing(value):
-        return None
-    try:
-        return dt.date.fromisoformat(str(value)[:10])
-    except ValueError:
-        return None
 
 
 def _short(text: str, size: int) -> str:
@@ -274,21 +268,6 @@ def _save(fig: Figure, name: str) -> dict[str, bytes]:
         fig.savefig(buffer, format=kind, dpi=DPI, metadata=metadata)
         out[f"charts/{name}.{kind}"] = buffer.getvalue()
     return out
-
-
-def span(outputs: Outputs) -> tuple[dt.date | None, dt.date | None]:
-    """The horizon: run.json's start and end, else the dates of timeline.csv or bands.csv."""
-    meta = outputs.meta
-    start, end = _parse_date(meta.get("start")), _parse_date(meta.get("end"))
-    if start and end:
-        return start, end
-    for branch in outputs.branches:
-        for name in ("timeline", "bands"):
-            table = branch.table(name)
-            if table is not None and "date" in table and table["date"].notna().any():
-                first, last = table["date"].min(), table["date"].max()
-                return start or first.date(), end or last.date()
-    return start, end
 
 
 # --- (a), (b): fan charts ---------------------------------------------------------------
@@ -457,34 +436,6 @@ def value_lost_chart(outputs: Outputs) -> dict[str, bytes]:
 
 
 # --- (c): probabilistic Gantt ----------------------------------------------------------
-
-
-def plants(branch: Branch) -> pd.DataFrame:
-    """The plants of a branch: firm_id, name, sector, group (firm_risk.csv, else firms.csv)."""
-    for name in ("firm_risk", "firms"):
-        table = branch.table(name)
-        if table is not None and "firm_id" in table.columns:
-            frame = pd.DataFrame({"firm_id": table["firm_id"].astype(str)})
-            for column in ("name", "sector", "group"):
-                values = table[column] if column in table.columns else ""
-                frame[column] = pd.Series(values, index=table.index).fillna("").astype(str)
-            frame.loc[frame["name"] == "", "name"] = frame["firm_id"]
-            return frame.drop_duplicates("firm_id").reset_index(drop=True)
-    return pd.DataFrame(columns=["firm_id", "name", "sector", "group"])
-
-
-def order_plants(frame: pd.DataFrame, group: str | None) -> list[tuple[str, pd.DataFrame]]:
-    """Sections of plants: the given group first (if any plant is in it), then each sector."""
-    frame = frame.sort_values(["sector", "name", "firm_id"], kind="stable")
-    sections = []
-    if group:
-        chosen = frame["group"] == group
-        if chosen.any():
-            sections.append((f"group: {group}", frame[chosen]))
-            frame = frame[~chosen]
-    for sector, rows in frame.groupby("sector", sort=True):
-        sections.append((str(sector) or "no sector", rows))
-    return sections
 
 
 def share_matrix(branch: Branch, ids: list[str], start: dt.date, days: int) -> np.ndarray | None:
@@ -921,35 +872,6 @@ def buffers_chart(outputs: Outputs, branch: Branch) -> dict[str, bytes]:
     return _save(fig, f"buffers_{slug(branch.id)}")
 
 
-def metric_text(metric: str) -> str:
-    """A sensitivity.csv `metric` in words."""
-    found = re.match(r"^p_stop_since_branch\[(.*)\]$", metric)
-    if found:
-        return f"chance that {found.group(1)} stops after the branch point"
-    labels = {
-        "value_added_lost_since_branch_usd_q50": "value added lost since the branch point (P50)",
-        "output_lost_since_branch_usd": "output lost since the branch point",
-    }
-    return labels.get(metric, metric.replace("_", " "))
-
-
-def metric_format(metric: str) -> tuple[Any, Any]:
-    """(formatter, signed formatter) of a sensitivity.csv `metric`'s values."""
-    if metric.startswith("p_"):
-        return fmt.share, signed_share
-    if "_usd" in metric or not metric:
-        return fmt.money, fmt.signed_money
-    return fmt.count, fmt.signed_count
-
-
-def signed_share(value: Any) -> str:
-    """A difference of probabilities in percentage points: `+12 pts`, `-3 pts`, `0 pts`."""
-    if fmt.is_missing(value):
-        return fmt.MISSING
-    points = float(value) * 100
-    return f"{'+' if round(points) > 0 else ''}{points:.0f} pts"
-
-
 def _numbers(frame: pd.DataFrame, column: str) -> pd.Series:
     if column not in frame:
         return pd.Series(np.nan, index=frame.index, dtype=float)
@@ -1141,13 +1063,6 @@ def render(outputs: Outputs, group: str | None = None, jobs: int = 1) -> dict[st
     for i in range(len(charts)):
         files.update(drawn[i])
     return files
-
-
-def cores() -> int:
-    """The cores this process may use."""
-    if hasattr(os, "sched_getaffinity"):
-        return max(1, len(os.sched_getaffinity(0)))
-    return max(1, os.cpu_count() or 1)
 
 
 def write_charts(out_dir: Path, group: str | None = None) -> dict[str, bytes]:

@@ -25,12 +25,11 @@ import numpy as np
 import pandas as pd
 
 from timeline.reports import fmt
-from timeline.reports.charts import (
+from timeline.reports.common import (
     metric_format,
     metric_text,
     order_plants,
     plants,
-    render,
     slug,
     span,
 )
@@ -1022,5 +1021,7 @@ def build_report(
     """
     outputs = load(out_dir)
     if charts is None:
+        from timeline.reports.charts import render  # matplotlib
+
         charts = render(outputs, group)
     return render_report(outputs, charts, group)
