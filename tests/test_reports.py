@@ -491,6 +491,18 @@ def test_report_in_headless_chromium(built, tmp_path):
     assert requests == []
 
 
+@needs_chromium
+def test_report_of_a_default_simulate_in_headless_chromium(tmp_path):
+    """The page a default `timeline simulate` writes opens in a real browser the same way."""
+    out = tmp_path / "out"
+    args = ["simulate", "--branch", "decouple", "--runs", "3", "--jobs", "1", "--out", str(out)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    dom, console, requests = browse(out / "report.html", tmp_path)
+    assert 'id="answer"' in dom and dom.count("<img ") == 5
+    assert console == [] and requests == []
+
+
 # --- Excel and Parquet -------------------------------------------------------------------
 
 
