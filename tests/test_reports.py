@@ -419,6 +419,25 @@ def test_unknown_group_is_an_error(built):
     assert "no plant is in group 'wacth'" in result.stderr and "watch" in result.stderr
 
 
+def test_report_command_keeps_a_foreign_report_html_and_draws_no_charts_if_asked(tmp_path):
+    """`timeline report` refuses a report.html it did not write (exit 2, nothing written);
+    --force replaces it; --no-charts writes the page alone and removes our earlier charts."""
+    out = write_outputs(tmp_path / "out")
+    (out / "report.html").write_text("mine")
+    result = CliRunner().invoke(app, ["report", str(out), "--no-charts"])
+    assert result.exit_code == 2 and "report.html" in result.stderr and "--force" in result.stderr
+    assert (out / "report.html").read_text() == "mine" and not (out / "charts").exists()
+    result = CliRunner().invoke(app, ["report", str(out), "--force", "--jobs", "1"])
+    assert result.exit_code == 0, result.output
+    assert {p.name for p in (out / "charts").iterdir()} >= {"stopped.png", "stopped.svg"}
+    (out / "charts" / "mine.svg").write_text("<svg/>")
+    result = CliRunner().invoke(app, ["report", str(out), "--no-charts"])
+    assert result.exit_code == 0, result.output
+    assert [p.name for p in (out / "charts").iterdir()] == ["mine.svg"]
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert 'id="answer"' in page and "<img" not in page
+
+
 def test_report_of_missing_folder_is_one_line_error(tmp_path):
     result = CliRunner().invoke(app, ["report", str(tmp_path / "nowhere")])
     assert result.exit_code == 2
