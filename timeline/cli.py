@@ -24,7 +24,7 @@ from timeline.io.loader import load_scenario
 from timeline.model.schedule import resolve
 from timeline.run import ALL, branch_ids, simulate_branches, write_simulation
 from timeline.run import save_state as state_file_of
-from timeline.summary import print_summary, progress_bar
+from timeline.summary import print_summary, progress_bar, status
 
 
 def _plain(command: Any) -> None:
@@ -254,9 +254,10 @@ def simulate(
                     "--save-state", "", f"{saved} is outside the horizon", "give a date inside it"
                 )
             extra = {b: {"state.csv": state_file_of(loaded, b, seed, replay, saved)} for b in ids}
-        written = write_simulation(
-            sim, out, command, created, force, extra, report=report, charts=charts, jobs=jobs
-        )
+        with status("drawing charts/ and report.html", shown=report):
+            written = write_simulation(
+                sim, out, command, created, force, extra, report=report, charts=charts, jobs=jobs
+            )
         print_summary(sim)
         shown = [p for p in written if p.parent == out]  # branch folders, compare.csv, report
         if any(p.parent == out / "charts" for p in written):
