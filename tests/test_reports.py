@@ -26,7 +26,7 @@ from typer.testing import CliRunner
 from timeline.cli import app
 from timeline.io.output import csv_bytes
 from timeline.reports import fmt
-from timeline.reports.charts import order_plants, plants, write_charts
+from timeline.reports.charts import order_plants, plants, render, write_charts
 from timeline.reports.export import parquet_bytes, read_table, xlsx_bytes, xlsx_for
 from timeline.reports.files import load
 from timeline.reports.html import build_report
@@ -209,11 +209,14 @@ def test_report_command_writes_charts(built):
 
 
 def test_charts_byte_identical(built):
-    """Drawing the charts again gives the same bytes as the files written before."""
+    """Drawing the charts again gives the same bytes as the files written before, in one
+    process or in several (`timeline report` used every core), in the same order."""
     again = write_charts(built, group="watch")
     assert set(again) == {f"charts/{p.name}" for p in (built / "charts").iterdir()}
     for name, content in again.items():
         assert content == (built / name).read_bytes(), name
+    forked = render(load(built), "watch", jobs=3)
+    assert list(forked) == list(again) and forked == again
 
 
 # --- report.html -------------------------------------------------------------------------
