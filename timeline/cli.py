@@ -154,7 +154,7 @@ def simulate(
     ] = 0,
     out: Annotated[
         Path, typer.Option(metavar="DIR", help="Output folder; each branch writes a subfolder.")
-    ] = (Path("outputs")),
+    ] = Path("outputs"),
     until: Annotated[
         str | None, typer.Option(metavar="DATE", help="Stop on this date (ISO); with --runs 1.")
     ] = None,
