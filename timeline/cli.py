@@ -504,7 +504,9 @@ def report(
     ] = True,
     jobs: Annotated[
         int | None,
-        typer.Option(min=1, metavar="N", help="Processes drawing the charts (default: all cores)."),
+        typer.Option(
+            min=1, metavar="N", help="Processes drawing the charts (default: the free cores)."
+        ),
     ] = None,
     force: Annotated[
         bool, typer.Option(help="Replace a report.html timeline did not write.")

@@ -320,16 +320,17 @@ def write_simulation(
 
     `report`: also `report.html` and, with `charts`, `charts/` (as `timeline report`, but of
     this simulation's branches only), drawn before anything is written and written right
-    after the output set; `jobs` processes draw the charts (default: every core)."""
+    after the output set; `jobs` processes draw the charts (default: the cores not already
+    busy)."""
     folders, top = simulation_files(sim, command, created_at, extra)
     pages: dict[str, bytes] = {}
     if report:
         from timeline.reports.build import check_report_target, report_of
-        from timeline.reports.common import cores
+        from timeline.reports.common import free_cores
         from timeline.reports.files import from_files
 
         outputs = from_files(Path(out), folders, top)
-        pages = report_of(outputs, sim.group, charts=charts, jobs=jobs or cores())
+        pages = report_of(outputs, sim.group, charts=charts, jobs=jobs or free_cores())
         check_report_target(Path(out), force)
     written = write_output_set(Path(out), folders, top, force)
     if pages:

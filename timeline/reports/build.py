@@ -12,7 +12,7 @@ from pathlib import Path
 from timeline.errors import TimelineError
 from timeline.io import guard
 from timeline.io.output import signals_deferred, write_file
-from timeline.reports.common import cores, plants
+from timeline.reports.common import free_cores, plants
 from timeline.reports.files import Outputs, load
 from timeline.reports.html import GENERATOR, render_report
 
@@ -128,9 +128,9 @@ def write_report(
     force: bool = False,
 ) -> list[Path]:
     """Write `report_files` into `out_dir` (see `write_files`); report.html first. `jobs`:
-    processes drawing the charts (default: every core)."""
+    processes drawing the charts (default: the cores not already busy)."""
     out_dir = Path(out_dir)
     outputs = load(out_dir)
     check_report_target(out_dir, force)
-    files = report_of(outputs, group, excel, parquet, charts, jobs or cores())
+    files = report_of(outputs, group, excel, parquet, charts, jobs or free_cores())
     return write_files(out_dir, files)

@@ -109,3 +109,14 @@ def cores() -> int:
     if hasattr(os, "sched_getaffinity"):
         return max(1, len(os.sched_getaffinity(0)))
     return max(1, os.cpu_count() or 1)
+
+
+def free_cores() -> int:
+    """The cores not already busy: `cores()` less the load of the last minute (rounded down),
+    at least 1. Several processes draw charts faster only where cores are free; on a machine
+    whose cores are taken they would add work and save no time."""
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return cores()
+    return max(1, cores() - int(load))
