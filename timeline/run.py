@@ -331,7 +331,7 @@ def write_simulation(
 
         outputs = from_files(Path(out), folders, top)
         pages = report_of(outputs, sim.group, charts=charts, jobs=jobs or free_cores())
-        check_report_target(Path(out), force)
+        check_report_target(Path(out), force, skip="--no-report")
     written = write_output_set(Path(out), folders, top, force)
     if pages:
         from timeline.reports.build import write_files

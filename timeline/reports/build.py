@@ -75,9 +75,9 @@ def report_files(
     return report_of(load(out_dir), group, excel, parquet, charts, jobs)
 
 
-def check_report_target(out_dir: Path, force: bool = False) -> None:
+def check_report_target(out_dir: Path, force: bool = False, skip: str = "") -> None:
     """Refuse to replace a report.html that timeline did not write (unless `force`): ours
-    names timeline as its generator near the top."""
+    names timeline as its generator near the top. `skip`: the option that leaves it alone."""
     path = Path(out_dir) / REPORT
     what = guard.kind(path, follow=False)
     if what == "missing" or force:
@@ -96,7 +96,8 @@ def check_report_target(out_dir: Path, force: bool = False) -> None:
             path,
             "",
             "exists and was not written by timeline",
-            "move it, choose another --out, pass --no-report, or pass --force to replace it",
+            f"move it, choose another --out, {f'pass {skip}, ' if skip else ''}"
+            "or pass --force to replace it",
         )
 
 
