@@ -5,10 +5,15 @@ Ensembles here use a handful of runs on one worker (`--runs 5 --jobs 1`) to stay
 
 from __future__ import annotations
 
+import html
 import json
+import re
+from pathlib import Path
+from typing import Annotated
 
 import pandas as pd
 import pytest
+import typer
 from typer.testing import CliRunner
 
 from timeline.cli import DEFAULT_RUNS, app
@@ -25,6 +30,7 @@ ENSEMBLE_FILES = {
 }
 KEY_EVENTS = ("kl-talks", "busan-summit", "tariff-deadline-nov1", "rare-earth-rules-dec1")
 SMALL = ("--runs", "5", "--jobs", "1")
+REPORT = {"report.html", "charts"}  # written beside the branch folders by default
 
 
 @pytest.fixture
@@ -63,10 +69,11 @@ def test_default_runs_is_an_ensemble():
 
 def test_simulate_one_branch_ensemble(runner, tmp_path):
     """`--branch decouple --runs 5` writes the replayed run's tables, the ensemble's tables and
-    run.json into out/decouple, and nothing else; it prints P50 (P10-P90) and the key dates."""
+    run.json into out/decouple, and nothing else there (report.html and charts/ beside it);
+    it prints P50 (P10-P90) and the key dates."""
     result = simulate(runner, tmp_path, "--branch", "decouple", *SMALL)
     assert result.exit_code == 0, result.output
-    assert names(tmp_path) == {"decouple"}
+    assert names(tmp_path) == {"decouple", *REPORT}
     folder = tmp_path / "decouple"
     assert names(folder) == SINGLE_FILES | ENSEMBLE_FILES | {"run.json"}
     info = meta(folder)
@@ -85,10 +92,10 @@ def test_simulate_one_branch_ensemble(runner, tmp_path):
 
 def test_simulate_all_branches_ensemble(runner, tmp_path):
     """`--branch all --runs 5` writes a folder per branch, compare.csv (one row per branch, 5
-    runs each) and paired.csv (every ordered pair of branches)."""
+    runs each) and paired.csv (every ordered pair of branches), and the report."""
     result = simulate(runner, tmp_path, "--branch", "all", *SMALL)
     assert result.exit_code == 0, result.output
-    assert names(tmp_path) == {*BRANCHES, "compare.csv", "paired.csv"}
+    assert names(tmp_path) == {*BRANCHES, "compare.csv", "paired.csv", *REPORT}
     for branch in BRANCHES:
         assert names(tmp_path / branch) == SINGLE_FILES | ENSEMBLE_FILES | {"run.json"}
         assert meta(tmp_path / branch)["branch"] == branch
@@ -119,7 +126,7 @@ def test_simulate_one_run(runner, tmp_path, default_scenario):
 
 def test_simulate_all_one_run_writes_compare(runner, tmp_path):
     """`--branch all --runs 1` writes the branch folders and compare.csv (no paired.csv)."""
-    result = simulate(runner, tmp_path, "--branch", "all", "--runs", "1")
+    result = simulate(runner, tmp_path, "--branch", "all", "--runs", "1", "--no-report")
     assert result.exit_code == 0, result.output
     assert names(tmp_path) == {*BRANCHES, "compare.csv"}
     assert list(pd.read_csv(tmp_path / "compare.csv")["branch"]) == list(BRANCHES)
@@ -210,7 +217,7 @@ def test_simulate_twice_replaces_folder(runner, tmp_path):
     assert second.exit_code == 0, second.output
     assert names(tmp_path / "decouple") == SINGLE_FILES | {"run.json"}
     assert meta(tmp_path / "decouple")["seed"] == 2
-    assert names(tmp_path) == {"decouple"}  # no temporary folders
+    assert names(tmp_path) == {"decouple", *REPORT}  # no temporary folders
 
 
 def test_branches_lists_ids(runner):
@@ -259,3 +266,148 @@ def test_validate_missing_path_exits_2(runner, tmp_path):
     """`validate` of a path that does not exist is one line, exit 2."""
     result = runner.invoke(app, ["validate", str(tmp_path / "missing.yaml")])
     assert_one_line_error(result, "missing.yaml")
+
+
+# --- help ----------------------------------------------------------------------------------
+
+#: A type label typer would print next to a name: `<str>`, `<int range>`, `<list[str]>`,
+#: `<path>`, and the braces it puts around a required argument in the usage line.
+TYPE_LABEL = re.compile(r"<[a-z][a-z_ \[\]]*>|\{[A-Za-z_]+\}")
+
+
+def commands(command, prefix: tuple[str, ...] = ()) -> list[tuple[tuple[str, ...], object]]:
+    """Every command and group of the CLI with its argument list (`()`: `timeline` itself)."""
+    found = [(prefix, command)]
+    for name, sub in sorted(getattr(command, "commands", {}).items()):
+        found += commands(sub, (*prefix, name))
+    return found
+
+
+def stray_labels(text: str) -> list[str]:
+    return TYPE_LABEL.findall(text)
+
+
+def test_the_label_check_finds_typer_labels():
+    """The check below can fail: a plain typer app's help has the labels it looks for."""
+    demo = typer.Typer(rich_markup_mode=None)
+
+    @demo.command()
+    def run(
+        out: Annotated[Path, typer.Argument()],
+        n: Annotated[int, typer.Option(min=1)] = 1,
+        name: Annotated[list[str] | None, typer.Option()] = None,
+    ) -> None:
+        """Demo."""
+
+    text = CliRunner().invoke(demo, ["--help"]).output
+    assert {"<int range>", "<list[str]>", "<path>"} <= set(stray_labels(text)), text
+
+
+def test_help_of_every_command_is_plain_with_one_example():
+    """`--help` of every command and group: no type labels, every option named by its
+    metavar (BRANCH, PATH, N, DATE, ...), and one example for each command."""
+    every = commands(typer.main.get_command(app))
+    assert {("simulate",), ("report",), ("firms", "generate")} <= {path for path, _ in every}
+    for path, command in every:
+        result = CliRunner().invoke(app, [*path, "--help"], terminal_width=200)
+        assert result.exit_code == 0, (path, result.output)
+        text = result.output
+        assert not stray_labels(text), (path, stray_labels(text), text)
+        for param in command.params:
+            if not getattr(param, "is_flag", False) and param.name not in ("help", "version"):
+                assert param.metavar and param.metavar.isupper(), (path, param.name)
+                shown = param.opts[0] + " " + param.metavar if param.opts[0][0] == "-" else ""
+                assert param.metavar in text and shown in text, (path, param.name, text)
+        if path:  # each command (the top level has its own "Start with")
+            assert text.count("Example: timeline ") == 1, (path, text)
+
+
+# --- the report, written by default ---------------------------------------------------------
+
+ONE_BRANCH_CHARTS = {"stopped", "value_lost", "stopped_share_decouple", "policy", "flows"}
+
+
+def chart_files(out) -> dict[str, bytes]:
+    folder = out / "charts"
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())} if folder.exists() else {}
+
+
+def without_provenance(out) -> bytes:
+    """report.html with the run's command and creation time (run.json) blanked out."""
+    page = (out / "report.html").read_text(encoding="utf-8")
+    info = meta(out / "decouple")
+    for text in (info["command"], info["created_at"]):
+        page = page.replace(html.escape(text, quote=True), "-")
+    return page.encode()
+
+
+def test_default_run_writes_report_and_charts_the_same_for_any_jobs(runner, tmp_path):
+    """A default simulate writes report.html and charts/ (PNG and SVG of each chart) beside
+    the branch folder; the report covers the branch run and says there is no other. Charts
+    and report are byte-identical with --jobs 1 and 2 (the page apart from the command line
+    and the time it names)."""
+    one, two = tmp_path / "a" / "out", tmp_path / "b" / "out"  # the page names the folder
+    for out, jobs in ((one, "1"), (two, "2")):
+        result = simulate(runner, out, "--branch", "decouple", "--runs", "6", "--jobs", jobs)
+        assert result.exit_code == 0, result.output
+        assert f"{out / 'report.html'}" in result.stdout and f"{out / 'charts'}" in result.stdout
+    charts = chart_files(one)
+    assert set(charts) == {f"{n}.{kind}" for n in ONE_BRANCH_CHARTS for kind in ("png", "svg")}
+    assert charts == chart_files(two)
+    assert without_provenance(one) == without_provenance(two)
+    page = (one / "report.html").read_text(encoding="utf-8")
+    assert page.count("<img ") == len(ONE_BRANCH_CHARTS)
+    assert "This report covers one branch, <b>decouple</b>" in page
+    assert "6 runs per branch" in page
+    assert not any(p.name.startswith(".") for p in one.rglob("*"))  # no temporary files
+
+
+def test_no_charts_and_no_report(runner, tmp_path):
+    """`--no-charts`: report.html without images and no charts/; `--no-report`: neither, and
+    an earlier report is left as it was."""
+    quick = ("--branch", "decouple", "--runs", "1")
+    result = simulate(runner, tmp_path, *quick, "--no-charts")
+    assert result.exit_code == 0, result.output
+    assert names(tmp_path) == {"decouple", "report.html"}
+    page = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert 'id="answer"' in page and "<img" not in page
+    before = (tmp_path / "report.html").read_bytes()
+    result = simulate(runner, tmp_path, *quick, "--seed", "4", "--no-report")
+    assert result.exit_code == 0, result.output
+    assert names(tmp_path) == {"decouple", "report.html"}
+    assert (tmp_path / "report.html").read_bytes() == before
+    assert meta(tmp_path / "decouple")["seed"] == 4
+    fresh = tmp_path / "fresh"
+    result = simulate(runner, fresh, *quick, "--no-report")
+    assert result.exit_code == 0, result.output
+    assert names(fresh) == {"decouple"}
+
+
+def test_report_covers_the_branches_run_and_keeps_user_files(runner, tmp_path):
+    """After `--branch all`, a run of one branch writes the report of that branch: the other
+    branches' heat strips of ours go, a file of the user's in charts/ stays."""
+    result = simulate(runner, tmp_path, "--branch", "all", "--runs", "1")
+    assert result.exit_code == 0, result.output
+    assert {f"stopped_share_{b}.png" for b in BRANCHES} <= set(chart_files(tmp_path))
+    (tmp_path / "charts" / "mine.png").write_bytes(b"not ours")
+    result = simulate(runner, tmp_path, "--branch", "decouple", "--runs", "1")
+    assert result.exit_code == 0, result.output
+    kept = set(chart_files(tmp_path))
+    assert kept == {f"{n}.{k}" for n in ONE_BRANCH_CHARTS for k in ("png", "svg")} | {"mine.png"}
+    page = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "This report covers one branch" in page and "stopped_share_history" not in page
+    assert names(tmp_path) >= {*BRANCHES, "compare.csv"}  # other branch folders are left
+
+
+def test_someone_elses_report_html_is_not_replaced(runner, tmp_path):
+    """A report.html timeline did not write stops the run before anything is written (exit 2,
+    one line); --no-report leaves it alone and --force replaces it."""
+    (tmp_path / "report.html").write_text("<html>my own notes</html>")
+    quick = ("--branch", "decouple", "--runs", "1")
+    refused = simulate(runner, tmp_path, *quick)
+    assert_one_line_error(refused, "report.html", "--force")
+    assert names(tmp_path) == {"report.html"}
+    assert simulate(runner, tmp_path, *quick, "--no-report").exit_code == 0
+    assert (tmp_path / "report.html").read_text() == "<html>my own notes</html>"
+    assert simulate(runner, tmp_path, *quick, "--force").exit_code == 0
+    assert 'id="answer"' in (tmp_path / "report.html").read_text(encoding="utf-8")

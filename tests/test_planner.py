@@ -254,6 +254,36 @@ def test_a_state_file_round_trips(default_scenario, tmp_path):
     assert state_csv(starts, default_scenario) == data
 
 
+def test_a_state_file_from_excel_reads_as_the_csv(default_scenario, tmp_path):
+    """The same state saved as an .xlsx workbook (numbers as numbers, empty cells empty) reads
+    to the same plant states as the CSV; a wrong firm id is one line naming the row."""
+    import csv
+    import datetime as dt
+    import io
+
+    import openpyxl
+
+    from timeline.errors import TimelineError
+    from timeline.io.statefile import read_state, state_csv
+    from timeline.run import save_state
+
+    day = dt.date(2025, 10, 30)
+    data = save_state(default_scenario, "history", 0, 0, day)
+    rows = list(csv.reader(io.StringIO(data.decode())))
+    book = openpyxl.Workbook()
+    sheet = book.active
+    for row in rows:
+        sheet.append([float(c) if c.replace(".", "", 1).isdigit() else (c or None) for c in row])
+    path = tmp_path / "state.xlsx"
+    book.save(path)
+    starts = read_state(path, default_scenario, day)
+    assert state_csv(starts, default_scenario) == data
+    sheet.cell(row=3, column=1, value="nobody")
+    book.save(path)
+    with pytest.raises(TimelineError, match="row 3, column firm_id"):
+        read_state(path, default_scenario, day)
+
+
 def test_a_distribution_in_a_firm_table_cell_is_drawn_once_per_firm_and_run(tmp_path):
     """inventory_days given as triangular(15 30 60) varies between runs within its range and is
     the same in every branch of one run."""

@@ -35,7 +35,8 @@ def test_quick_start_is_the_two_commands():
 def test_quick_start_simulation_runs_as_written(tmp_path, monkeypatch):
     """The first quick-start command, run as written from a fresh folder (default runs, all
     cores), finishes, prints the P50 (P10-P90) summary and writes outputs/decouple/ with every
-    file the quick start names and no other; run.json records the default number of runs."""
+    file the quick start names and no other, and outputs/report.html and outputs/charts/;
+    run.json records the default number of runs."""
     monkeypatch.chdir(tmp_path)
     args = shlex.split(quick_start()[0])[3:]  # after "uv run timeline"
     result = CliRunner().invoke(app, args)
@@ -49,3 +50,11 @@ def test_quick_start_simulation_runs_as_written(tmp_path, monkeypatch):
     assert meta["runs"] == DEFAULT_RUNS
     assert f"{DEFAULT_RUNS} paired runs" in quick_start_section()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["outputs"]
+    # beside it, as the quick start says: the report and the charts, PNG and SVG
+    outputs = tmp_path / "outputs"
+    assert sorted(p.name for p in outputs.iterdir()) == ["charts", "decouple", "report.html"]
+    assert "outputs/report.html" in quick_start_section()
+    assert "outputs/charts/" in quick_start_section()
+    charts = {p.suffix for p in (outputs / "charts").iterdir()}
+    assert charts == {".png", ".svg"}
+    assert 'id="answer"' in (outputs / "report.html").read_text(encoding="utf-8")

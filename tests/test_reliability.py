@@ -393,7 +393,8 @@ def test_a_user_file_beside_our_folders_is_left_alone(tmp_path):
         == 0
     )
     assert (out / "notes.txt").read_text() == "mine\n"
-    assert sorted(p.name for p in out.iterdir()) == ["base", "compare.csv", "notes.txt"]
+    listed = sorted(p.name for p in out.iterdir())
+    assert listed == ["base", "charts", "compare.csv", "notes.txt", "report.html"]
 
 
 # --- 10. permissions follow the umask ---------------------------------------------------------

@@ -7,8 +7,10 @@ import ast
 import datetime as dt
 import html
 import io
+import json
 import shutil
 import subprocess
+import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -24,7 +26,7 @@ from typer.testing import CliRunner
 from timeline.cli import app
 from timeline.io.output import csv_bytes
 from timeline.reports import fmt
-from timeline.reports.charts import order_plants, plants, write_charts
+from timeline.reports.charts import order_plants, plants, render, write_charts
 from timeline.reports.export import parquet_bytes, read_table, xlsx_bytes, xlsx_for
 from timeline.reports.files import load
 from timeline.reports.html import build_report
@@ -207,11 +209,14 @@ def test_report_command_writes_charts(built):
 
 
 def test_charts_byte_identical(built):
-    """Drawing the charts again gives the same bytes as the files written before."""
+    """Drawing the charts again gives the same bytes as the files written before, in one
+    process or in several (`timeline report` used every core), in the same order."""
     again = write_charts(built, group="watch")
     assert set(again) == {f"charts/{p.name}" for p in (built / "charts").iterdir()}
     for name, content in again.items():
         assert content == (built / name).read_bytes(), name
+    forked = render(load(built), "watch", jobs=3)
+    assert list(forked) == list(again) and forked == again
 
 
 # --- report.html -------------------------------------------------------------------------
@@ -417,6 +422,25 @@ def test_unknown_group_is_an_error(built):
     assert "no plant is in group 'wacth'" in result.stderr and "watch" in result.stderr
 
 
+def test_report_command_keeps_a_foreign_report_html_and_draws_no_charts_if_asked(tmp_path):
+    """`timeline report` refuses a report.html it did not write (exit 2, nothing written);
+    --force replaces it; --no-charts writes the page alone and removes our earlier charts."""
+    out = write_outputs(tmp_path / "out")
+    (out / "report.html").write_text("mine")
+    result = CliRunner().invoke(app, ["report", str(out), "--no-charts"])
+    assert result.exit_code == 2 and "report.html" in result.stderr and "--force" in result.stderr
+    assert (out / "report.html").read_text() == "mine" and not (out / "charts").exists()
+    result = CliRunner().invoke(app, ["report", str(out), "--force", "--jobs", "1"])
+    assert result.exit_code == 0, result.output
+    assert {p.name for p in (out / "charts").iterdir()} >= {"stopped.png", "stopped.svg"}
+    (out / "charts" / "mine.svg").write_text("<svg/>")
+    result = CliRunner().invoke(app, ["report", str(out), "--no-charts"])
+    assert result.exit_code == 0, result.output
+    assert [p.name for p in (out / "charts").iterdir()] == ["mine.svg"]
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert 'id="answer"' in page and "<img" not in page
+
+
 def test_report_of_missing_folder_is_one_line_error(tmp_path):
     result = CliRunner().invoke(app, ["report", str(tmp_path / "nowhere")])
     assert result.exit_code == 2
@@ -428,28 +452,77 @@ def test_report_of_missing_folder_is_one_line_error(tmp_path):
     assert not any(empty.iterdir())
 
 
-@pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium is not installed")
-def test_report_in_headless_chromium(built, tmp_path):
-    """A real browser loads the page without console errors or network requests."""
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+needs_chromium = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed")
+
+
+def browse(page: Path, scratch: Path) -> tuple[str, list[str], list[str]]:
+    """Open `page` in headless Chromium: (the DOM after loading, console messages, URLs the
+    page requested over the network). Chromium's own background requests are told apart by
+    their network isolation key: the page's are keyed by its file:// origin."""
+    netlog = scratch / "netlog.json"
     command = [
-        shutil.which("chromium") or "chromium",
+        CHROMIUM or "chromium",
         "--headless",
         "--no-sandbox",
         "--disable-gpu",
         "--disable-background-networking",
+        "--disable-component-update",
         "--no-first-run",
-        f"--user-data-dir={tmp_path / 'profile'}",
+        f"--user-data-dir={scratch / 'profile'}",
+        f"--log-net-log={netlog}",
         "--enable-logging=stderr",
         "--v=0",
         "--dump-dom",
-        (built / "report.html").as_uri(),
+        page.as_uri(),
     ]
     done = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert "<h1>" in done.stdout and 'id="answer"' in done.stdout
-    for line in done.stderr.splitlines():
-        assert "CONSOLE" not in line and "Uncaught" not in line, line
-        assert "net::ERR" not in line, line
+    console = [line for line in done.stderr.splitlines() if ":CONSOLE" in line]
+    log = json.loads(netlog.read_text(encoding="utf-8"))
+    names = {number: name for name, number in log["constants"]["logEventTypes"].items()}
+    requests = [
+        event["params"]["url"]
+        for event in log["events"]
+        if names.get(event["type"]) == "URL_REQUEST_START_JOB"
+        and "file://" in str(event.get("params", {}).get("network_isolation_key", ""))
+    ]
+    return done.stdout, console, requests
+
+
+@needs_chromium
+def test_browser_check_sees_requests_and_console_errors(tmp_path):
+    """The check below can fail: a page that fetches an image and logs an error is caught."""
+    bad = tmp_path / "bad.html"
+    bad.write_text(
+        '<!DOCTYPE html><html><body><h1>x</h1><img src="http://127.0.0.1:9/x.png">'
+        '<script>console.error("boom")</script></body></html>'
+    )
+    dom, console, requests = browse(bad, tmp_path)
+    assert "<h1>x</h1>" in dom
+    assert requests == ["http://127.0.0.1:9/x.png"]
+    assert any("boom" in line for line in console)
+
+
+@needs_chromium
+def test_report_in_headless_chromium(built, tmp_path):
+    """A real browser loads the page: no network request, no console message."""
+    dom, console, requests = browse(built / "report.html", tmp_path)
+    assert "<h1>" in dom and 'id="answer"' in dom and dom.count("<img ") == len(CHARTS)
+    assert console == []
+    assert requests == []
+
+
+@needs_chromium
+def test_report_of_a_default_simulate_in_headless_chromium(tmp_path):
+    """The page a default `timeline simulate` writes opens in a real browser the same way."""
+    out = tmp_path / "out"
+    args = ["simulate", "--branch", "decouple", "--runs", "3", "--jobs", "1", "--out", str(out)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    dom, console, requests = browse(out / "report.html", tmp_path)
+    assert 'id="answer"' in dom and dom.count("<img ") == 5
+    assert console == [] and requests == []
 
 
 # --- Excel and Parquet -------------------------------------------------------------------
@@ -548,3 +621,16 @@ def test_fixture_is_realistic(built):
     assert dt.date(2026, 12, 31) == final["date"].date()
     compare = read_table(built / "compare.csv").set_index("branch")
     assert compare.at["decouple", "value_added_lost_usd_q50"] in set(values)  # inverted_cdf
+
+
+def test_the_page_without_charts_needs_no_matplotlib():
+    """report.html without charts (`--no-charts`) imports neither matplotlib nor openpyxl
+    nor pyarrow.parquet: they are imported to draw charts and to write Excel and Parquet."""
+    code = (
+        "import sys, timeline.reports.build, timeline.reports.html, timeline.reports\n"
+        "print(sorted(m for m in ('matplotlib', 'openpyxl', 'pyarrow.parquet') "
+        "if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

@@ -8,11 +8,13 @@ partial files.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -22,15 +24,39 @@ from timeline.io.loader import load_scenario
 from timeline.model.schedule import resolve
 from timeline.run import ALL, branch_ids, simulate_branches, write_simulation
 from timeline.run import save_state as state_file_of
-from timeline.summary import print_summary, progress_bar
+from timeline.summary import print_summary, progress_bar, status
+
+
+def _plain(command: Any) -> None:
+    """Help without type labels: every option and argument shows its metavar (PATH, N, DATE)
+    alone, never typer's `<path>` or `<int range>`; a required argument reads `OUT_DIR` in the
+    usage line, an optional one `[PATH]`."""
+    for param in getattr(command, "params", ()):
+        if param.metavar is None:
+            continue
+        param.display_type = lambda ctx: ""  # no `<type>` after the name
+        if param.param_type_name == "argument":
+            name = param.metavar if param.required else f"[{param.metavar}]"
+            param._usage_display_name = lambda name=name: name
+    for sub in getattr(command, "commands", {}).values():
+        _plain(sub)
+
+
+class PlainHelpGroup(OneLineGroup):
+    """The command group: one-line usage errors (`OneLineGroup`) and plain help (`_plain`)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _plain(self)
+
 
 app = typer.Typer(
     help="Dated impact timelines for a trade conflict, by outcome branch.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
-    rich_markup_mode=None,  # plain help: no type labels such as <bool> next to flags
-    cls=OneLineGroup,
+    rich_markup_mode=None,  # plain help: no rich panels
+    cls=PlainHelpGroup,
 )
 
 
@@ -59,10 +85,19 @@ def main(
 
 ScenarioOpt = Annotated[
     Path | None,
-    typer.Option("--scenario", help="Scenario file or folder (default: the built-in events/)."),
+    typer.Option(
+        "--scenario",
+        metavar="PATH",
+        help="Scenario file or folder (default: the built-in events/).",
+    ),
 ]
 FirmsOpt = Annotated[
-    Path | None, typer.Option("--firms", help="Firm table CSV replacing the scenario's own.")
+    Path | None,
+    typer.Option(
+        "--firms",
+        metavar="PATH",
+        help="Firm table (CSV, .xlsx or .parquet) replacing the scenario's own.",
+    ),
 ]
 
 
@@ -87,46 +122,80 @@ DEFAULT_RUNS = 200
 
 @app.command()
 def simulate(
-    branch: Annotated[str, typer.Option(help="Branch id, or 'all' for every branch.")],
+    branch: Annotated[
+        str, typer.Option(metavar="BRANCH", help="Branch id, or 'all' for every branch.")
+    ],
     scenario: ScenarioOpt = None,
     firms: FirmsOpt = None,
     runs: Annotated[
-        int, typer.Option(min=1, max=100_000, help="Paired runs per branch (1: one trajectory).")
+        int,
+        typer.Option(
+            min=1, max=100_000, metavar="N", help="Paired runs per branch (1: one trajectory)."
+        ),
     ] = DEFAULT_RUNS,
-    seed: Annotated[int, typer.Option(min=0, help="Base seed of the keyed random streams.")] = 0,
+    seed: Annotated[
+        int, typer.Option(min=0, metavar="SEED", help="Base seed of the keyed random streams.")
+    ] = 0,
     jobs: Annotated[
-        int | None, typer.Option(min=1, help="Worker processes (default: all cores).")
+        int | None, typer.Option(min=1, metavar="N", help="Worker processes (default: all cores).")
     ] = None,
     scheduler: Annotated[
-        str | None, typer.Option(help="Address of a Dask scheduler to run the runs on.")
+        str | None,
+        typer.Option(
+            metavar="ADDRESS",
+            help="Address of a Dask scheduler (tcp://HOST:8786) to run the runs on.",
+        ),
     ] = None,
     replay: Annotated[
-        int, typer.Option(min=0, help="Which run's full timeline to write (default: run 0).")
+        int,
+        typer.Option(
+            min=0, metavar="RUN", help="Which run's full timeline to write (default: run 0)."
+        ),
     ] = 0,
-    out: Annotated[Path, typer.Option(help="Output folder; each branch writes a subfolder.")] = (
-        Path("outputs")
-    ),
+    out: Annotated[
+        Path, typer.Option(metavar="DIR", help="Output folder; each branch writes a subfolder.")
+    ] = Path("outputs"),
     until: Annotated[
-        str | None, typer.Option(help="Stop on this date (ISO); with --runs 1.")
+        str | None, typer.Option(metavar="DATE", help="Stop on this date (ISO); with --runs 1.")
     ] = None,
     group: Annotated[
         str | None,
-        typer.Option(help="Count only this group's plants in the summary, bands and compare."),
+        typer.Option(
+            metavar="GROUP",
+            help="Count only this group's plants in the summary, bands and compare.",
+        ),
     ] = None,
     start_from: Annotated[
         str | None,
-        typer.Option("--from", help="Start the plants on this date (ISO) in the --state given."),
+        typer.Option(
+            "--from",
+            metavar="DATE",
+            help="Start the plants on this date (ISO) in the --state given.",
+        ),
     ] = None,
     state: Annotated[
-        Path | None, typer.Option(help="State file (CSV): each plant's stocks and licences.")
+        Path | None,
+        typer.Option(
+            metavar="PATH", help="State file (CSV or .xlsx): each plant's stocks and licences."
+        ),
     ] = None,
     save_state: Annotated[
         str | None,
-        typer.Option(help="Also write each branch's state on this date (ISO), run --replay."),
+        typer.Option(
+            metavar="DATE", help="Also write each branch's state on this date (ISO), run --replay."
+        ),
     ] = None,
     report: Annotated[
-        bool, typer.Option(help="Also write report.html and charts/ (as timeline report).")
-    ] = False,
+        bool,
+        typer.Option(
+            help="Write report.html and charts/ of the branches run (--no-report: CSV and "
+            "run.json only, and an earlier report is left as it was)."
+        ),
+    ] = True,
+    charts: Annotated[
+        bool,
+        typer.Option(help="Draw charts/ (PNG and SVG) for the report (--no-charts: no images)."),
+    ] = True,
     force: Annotated[bool, typer.Option(help="Replace a folder timeline did not write.")] = False,
 ) -> None:
     """Simulate one branch (or all): many paired runs, bands and risks, and one full timeline.
@@ -152,7 +221,16 @@ def simulate(
         asked = ALL if branch == ALL else ids
         start = _start(loaded, start_from, state)
         saved = _date(save_state, "--save-state")
+        # drawing the charts needs matplotlib (about a second to import): import it while
+        # the ensemble's worker processes run, once they are all started
+        preload = _Preload(report and charts and scheduler is None and jobs != 1)
         with progress_bar(runs * len(ids) if runs > 1 else 0) as advance:
+
+            def progress(n: int) -> None:
+                preload.start()
+                if advance:
+                    advance(n * len(ids))
+
             sim = simulate_branches(
                 loaded,
                 asked,
@@ -162,10 +240,11 @@ def simulate(
                 scheduler,
                 replay,
                 last,
-                progress=(lambda n: advance(n * len(ids))) if advance else None,
+                progress=progress,
                 group=group,
                 start=start,
             )
+        preload.join()  # before the charts' processes fork
         command = " ".join(["timeline", *sys.argv[1:]])
         created = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
         extra = {}
@@ -175,15 +254,42 @@ def simulate(
                     "--save-state", "", f"{saved} is outside the horizon", "give a date inside it"
                 )
             extra = {b: {"state.csv": state_file_of(loaded, b, seed, replay, saved)} for b in ids}
-        written = write_simulation(sim, out, command, created, force, extra)
-        if report:
-            from timeline.reports.build import write_report
-
-            written += write_report(Path(out), group)[:1]
+        with status("drawing charts/ and report.html", shown=report):
+            written = write_simulation(
+                sim, out, command, created, force, extra, report=report, charts=charts, jobs=jobs
+            )
         print_summary(sim)
-        echo("Wrote " + ", ".join(f"{p}" for p in written))
+        shown = [p for p in written if p.parent == out]  # branch folders, compare.csv, report
+        if any(p.parent == out / "charts" for p in written):
+            shown.append(out / "charts")
+        echo("Wrote " + ", ".join(f"{p}" for p in shown))
 
     _guard(job)
+
+
+class _Preload:
+    """Import the report's modules on a thread, once, if `wanted`: while the ensemble's worker
+    processes (forked before `start` is first called) do the work, the main process is idle.
+    `join` waits for it; a failed import is left for the real one to report."""
+
+    def __init__(self, wanted: bool) -> None:
+        self.wanted = wanted
+        self.thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self.wanted and self.thread is None:
+            self.thread = threading.Thread(target=self._load, name="preload", daemon=True)
+            self.thread.start()
+
+    @staticmethod
+    def _load() -> None:
+        with contextlib.suppress(Exception):
+            import timeline.reports.build  # noqa: F401  (the page)
+            import timeline.reports.charts  # noqa: F401  (matplotlib)
+
+    def join(self) -> None:
+        if self.thread is not None:
+            self.thread.join()
 
 
 def _start(loaded, start_from: str | None, state: Path | None):
@@ -205,19 +311,23 @@ def _start(loaded, start_from: str | None, state: Path | None):
 @app.command()
 def calibrate(
     priors: Annotated[
-        Path | None, typer.Option(help="Priors and targets (default: the scenario's priors.yaml).")
+        Path | None,
+        typer.Option(
+            metavar="PATH", help="Priors and targets (default: the scenario's priors.yaml)."
+        ),
     ] = None,
     scenario: ScenarioOpt = None,
     jobs: Annotated[
-        int | None, typer.Option(min=1, help="Worker processes (default: all cores).")
+        int | None, typer.Option(min=1, metavar="N", help="Worker processes (default: all cores).")
     ] = None,
-    out: Annotated[Path, typer.Option(help="Folder for fit.csv and all_sets.csv.")] = Path(
-        "outputs/calibration"
-    ),
+    out: Annotated[
+        Path, typer.Option(metavar="DIR", help="Folder for fit.csv and all_sets.csv.")
+    ] = Path("outputs/calibration"),
     posterior: Annotated[
         Path | None,
         typer.Option(
-            help="Where to write the posterior (default: posterior.yaml by the scenario)."
+            metavar="PATH",
+            help="Where to write the posterior (default: posterior.yaml by the scenario).",
         ),
     ] = None,
     force: Annotated[bool, typer.Option(help="Replace files timeline did not write.")] = False,
@@ -237,22 +347,32 @@ def calibrate(
 
 @app.command()
 def buffer(
-    branch: Annotated[str, typer.Option(help="Branch id, or 'all'.")],
-    firm: Annotated[list[str] | None, typer.Option(help="Plant id (repeat for several).")] = None,
+    branch: Annotated[str, typer.Option(metavar="BRANCH", help="Branch id, or 'all'.")],
+    firm: Annotated[
+        list[str] | None, typer.Option(metavar="FIRM", help="Plant id (repeat for several).")
+    ] = None,
     group: Annotated[
-        str | None, typer.Option(help="Every plant of this group (firm table column).")
+        str | None,
+        typer.Option(metavar="GROUP", help="Every plant of this group (firm table column)."),
     ] = None,
     confidence: Annotated[
-        float, typer.Option(min=0.5, max=0.99, help="Share of runs the plant must survive.")
+        float,
+        typer.Option(
+            min=0.5, max=0.99, metavar="SHARE", help="Share of runs the plant must survive."
+        ),
     ] = 0.9,
-    runs: Annotated[int, typer.Option(min=5, max=10_000, help="Paired runs per candidate.")] = 50,
-    seed: Annotated[int, typer.Option(min=0, help="Base seed.")] = 0,
+    runs: Annotated[
+        int, typer.Option(min=5, max=10_000, metavar="N", help="Paired runs per candidate.")
+    ] = 50,
+    seed: Annotated[int, typer.Option(min=0, metavar="SEED", help="Base seed.")] = 0,
     re_only: Annotated[
         bool, typer.Option(help="Scale only the rare-earth stock, not the parts buffers.")
     ] = False,
     scenario: ScenarioOpt = None,
     firms: FirmsOpt = None,
-    out: Annotated[Path, typer.Option(help="Folder for buffers.csv.")] = Path("outputs"),
+    out: Annotated[Path, typer.Option(metavar="DIR", help="Folder for buffers.csv.")] = Path(
+        "outputs"
+    ),
 ) -> None:
     """How many days of stock a plant needs to get through a branch.
 
@@ -269,15 +389,20 @@ def buffer(
 
 @app.command()
 def sensitivity(
-    branch: Annotated[str, typer.Option(help="Branch id, or 'all'.")],
+    branch: Annotated[str, typer.Option(metavar="BRANCH", help="Branch id, or 'all'.")],
     firm: Annotated[
-        str | None, typer.Option(help="Measure this plant's P(stop) instead of value lost.")
+        str | None,
+        typer.Option(metavar="FIRM", help="Measure this plant's P(stop) instead of value lost."),
     ] = None,
-    runs: Annotated[int, typer.Option(min=5, max=10_000, help="Paired runs per setting.")] = 40,
-    seed: Annotated[int, typer.Option(min=0, help="Base seed.")] = 0,
+    runs: Annotated[
+        int, typer.Option(min=5, max=10_000, metavar="N", help="Paired runs per setting.")
+    ] = 40,
+    seed: Annotated[int, typer.Option(min=0, metavar="SEED", help="Base seed.")] = 0,
     scenario: ScenarioOpt = None,
     firms: FirmsOpt = None,
-    out: Annotated[Path, typer.Option(help="Folder for sensitivity.csv.")] = Path("outputs"),
+    out: Annotated[Path, typer.Option(metavar="DIR", help="Folder for sensitivity.csv.")] = Path(
+        "outputs"
+    ),
 ) -> None:
     """What the answer is most sensitive to: each input at its P10 and P90, key dates +-14 days.
 
@@ -294,7 +419,10 @@ def sensitivity(
 
 @app.command()
 def branches(scenario: ScenarioOpt = None) -> None:
-    """List the branches of the scenario."""
+    """List the branches of the scenario.
+
+    Example: timeline branches
+    """
 
     def job() -> None:
         loaded = load_scenario(scenario)
@@ -307,10 +435,13 @@ def branches(scenario: ScenarioOpt = None) -> None:
 
 @app.command()
 def events(
-    branch: Annotated[str, typer.Option(help="Branch id.")],
+    branch: Annotated[str, typer.Option(metavar="BRANCH", help="Branch id.")],
     scenario: ScenarioOpt = None,
 ) -> None:
-    """Print the resolved, dated schedule of a branch (policy events only)."""
+    """Print the resolved, dated schedule of a branch (policy events only).
+
+    Example: timeline events --branch decouple
+    """
 
     def job() -> None:
         loaded = load_scenario(scenario)
@@ -334,10 +465,18 @@ def events(
 
 @app.command()
 def validate(
-    path: Annotated[Path | None, typer.Argument(help="Scenario file or folder.")] = None,
+    path: Annotated[
+        Path | None,
+        typer.Argument(
+            metavar="PATH", help="Scenario file or folder (default: the built-in events/)."
+        ),
+    ] = None,
     firms: FirmsOpt = None,
 ) -> None:
-    """Check a scenario (and optionally a firm table) without running it."""
+    """Check a scenario (and optionally a firm table) without running it.
+
+    Example: timeline validate events --firms events/examples/my_firms.csv
+    """
 
     def job() -> None:
         loaded = load_scenario(path, firms)
@@ -352,14 +491,29 @@ def validate(
 
 @app.command()
 def report(
-    out_dir: Annotated[Path, typer.Argument(help="Output folder of `timeline simulate`.")],
+    out_dir: Annotated[
+        Path, typer.Argument(metavar="OUT_DIR", help="Output folder of `timeline simulate`.")
+    ],
     group: Annotated[
-        str | None, typer.Option(help="Show the plants of this firm group first.")
+        str | None, typer.Option(metavar="GROUP", help="Show the plants of this firm group first.")
     ] = None,
     excel: Annotated[bool, typer.Option(help="Also write report.xlsx.")] = False,
     parquet: Annotated[bool, typer.Option(help="Also write parquet/ (every table).")] = False,
+    charts: Annotated[
+        bool, typer.Option(help="Draw charts/ (PNG and SVG) for the report (--no-charts: none).")
+    ] = True,
+    jobs: Annotated[
+        int | None,
+        typer.Option(
+            min=1, metavar="N", help="Processes drawing the charts (default: the free cores)."
+        ),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option(help="Replace a report.html timeline did not write.")
+    ] = False,
 ) -> None:
-    """Rebuild report.html and charts/ from the files in an output folder.
+    """Rebuild report.html and charts/ from every branch folder (and buffers.csv,
+    sensitivity.csv) in an output folder.
 
     Example: timeline report outputs --group watchlist --excel
     """
@@ -367,23 +521,32 @@ def report(
     def job() -> None:
         from timeline.reports.build import write_report  # matplotlib only when needed
 
-        written = write_report(out_dir, group, excel=excel, parquet=parquet)
+        written = write_report(
+            out_dir, group, excel=excel, parquet=parquet, charts=charts, jobs=jobs, force=force
+        )
         typer.echo(f"Wrote {out_dir / 'report.html'} and {len(written) - 1} other files")
 
     _guard(job)
 
 
-firms_app = typer.Typer(help="Firm tables: generate synthetic networks.", no_args_is_help=True)
+firms_app = typer.Typer(
+    help="Firm tables: generate synthetic networks.\n\n"
+    "Example: timeline firms generate --n 430 --out firms.csv",
+    no_args_is_help=True,
+)
 app.add_typer(firms_app, name="firms")
 
 
 @firms_app.command("generate")
 def firms_generate(
-    n: Annotated[int, typer.Option("--n", min=1, max=10_000_000, help="Number of firms.")],
-    out: Annotated[Path, typer.Option(help="File to write (.csv or .parquet).")],
-    seed: Annotated[int, typer.Option(min=0, help="Seed of the sample.")] = 0,
+    n: Annotated[
+        int, typer.Option("--n", min=1, max=10_000_000, metavar="N", help="Number of firms.")
+    ],
+    out: Annotated[Path, typer.Option(metavar="PATH", help="File to write (.csv or .parquet).")],
+    seed: Annotated[int, typer.Option(min=0, metavar="SEED", help="Seed of the sample.")] = 0,
     fmt: Annotated[
-        str | None, typer.Option("--format", help="csv or parquet (default: by the suffix).")
+        str | None,
+        typer.Option("--format", metavar="FORMAT", help="csv or parquet (default: by the suffix)."),
     ] = None,
     scenario: ScenarioOpt = None,
 ) -> None:

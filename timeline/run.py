@@ -323,10 +323,32 @@ def write_simulation(
     created_at: str,
     force: bool = False,
     extra: dict[str, dict[str, bytes]] | None = None,
+    report: bool = False,
+    charts: bool = True,
+    jobs: int | None = None,
 ) -> list[Path]:
-    """Write a simulation's files under `out` (plus `extra` files per branch folder)."""
+    """Write a simulation's files under `out` (plus `extra` files per branch folder).
+
+    `report`: also `report.html` and, with `charts`, `charts/` (as `timeline report`, but of
+    this simulation's branches only), drawn before anything is written and written right
+    after the output set; `jobs` processes draw the charts (default: the cores not already
+    busy)."""
     folders, top = simulation_files(sim, command, created_at, extra)
-    return write_output_set(Path(out), folders, top, force)
+    pages: dict[str, bytes] = {}
+    if report:
+        from timeline.reports.build import check_report_target, report_of
+        from timeline.reports.common import free_cores
+        from timeline.reports.files import from_files
+
+        outputs = from_files(Path(out), folders, top)
+        pages = report_of(outputs, sim.group, charts=charts, jobs=jobs or free_cores())
+        check_report_target(Path(out), force, skip="--no-report")
+    written = write_output_set(Path(out), folders, top, force)
+    if pages:
+        from timeline.reports.build import write_files
+
+        written += write_files(Path(out), pages)
+    return written
 
 
 def write_runs(

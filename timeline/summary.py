@@ -175,3 +175,25 @@ def progress_bar(total: int) -> Iterator[Callable[[int], None] | None]:
             bar.update(task, advance=n, rate=f"{rate:,.0f} runs/s")
 
         yield advance
+
+
+@contextmanager
+def status(text: str, shown: bool = True) -> Iterator[None]:
+    """One line on stderr while a step runs (`text...`), erased when it ends; only when
+    stderr is a terminal. No thread: safe around code that forks worker processes."""
+    if not shown or not sys.stderr.isatty():
+        yield
+        return
+    try:
+        sys.stderr.write(f"{text}...\r")
+        sys.stderr.flush()
+    except OSError:
+        pass
+    try:
+        yield
+    finally:
+        try:
+            sys.stderr.write("\r\x1b[K")
+            sys.stderr.flush()
+        except OSError:
+            pass

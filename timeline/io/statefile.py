@@ -1,4 +1,5 @@
-"""The state file: each plant's stocks, licences and output rate on a start day (CSV).
+"""The state file: each plant's stocks, licences and output rate on a start day (CSV, or the
+first sheet of an Excel .xlsx workbook with the same columns).
 
 Columns: `firm_id`, `output_rate` (0-1), `re_days_of_cover` (blank: the plant buys no rare
 earths), `buffers` (space-separated `supplier_id:days`), `licence_direct` and `licence_other`
@@ -11,6 +12,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+from collections.abc import Iterator
 from pathlib import Path
 
 from timeline.engine.start import HELD, NONE, PENDING, FirmStart, LicenceStart
@@ -18,6 +20,7 @@ from timeline.errors import TimelineError
 from timeline.io.yamlio import read_text
 from timeline.model.scenario import Scenario
 
+MAX_XLSX_BYTES = 10 * 1024 * 1024  # as a firm table; $TIMELINE_MAX_INPUT_BYTES overrides
 COLUMNS = (
     "firm_id",
     "output_rate",
@@ -76,14 +79,31 @@ def _parse_licence(text: str, start: dt.date, where: tuple[Path, str]) -> Licenc
     )
 
 
-def read_state(path: Path, scenario: Scenario, start_day: dt.date) -> list[FirmStart]:
-    """Parse and check a state file against the scenario's firms; one line per defect."""
-    path = Path(path)
-    text = read_text(path)
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+def _state_rows(path: Path) -> Iterator[tuple[int, list[str]]]:
+    """(row number, cells) of a state file: CSV, or the first sheet of an .xlsx workbook."""
+    if path.suffix.lower() == ".xlsx":
+        from timeline.io.guard import read_bytes, setting
+        from timeline.io.tablerows import xlsx_rows
+        from timeline.io.yamlio import MAX_INPUT_ENV
+
+        yield from xlsx_rows(path, read_bytes(path, setting(MAX_INPUT_ENV, MAX_XLSX_BYTES)))
+        return
+    reader = csv.reader(io.StringIO(read_text(path), newline=""), strict=True)
     try:
-        header = [h.strip() for h in next(reader)]
-    except (StopIteration, csv.Error):
+        for cells in reader:
+            yield reader.line_num, cells
+    except csv.Error as err:
+        raise TimelineError(path, f"row {reader.line_num}", f"bad CSV ({err})", "fix it") from None
+
+
+def read_state(path: Path, scenario: Scenario, start_day: dt.date) -> list[FirmStart]:
+    """Parse and check a state file (CSV or .xlsx) against the scenario's firms."""
+    path = Path(path)
+    sheet = path.suffix.lower() == ".xlsx"
+    rows = _state_rows(path)
+    try:
+        header = [h.strip() for h in next(rows)[1]]
+    except StopIteration:
         raise TimelineError(path, "row 1", "no header", "start with " + ",".join(COLUMNS)) from None
     missing = [c for c in COLUMNS if c not in header]
     if missing or len(set(header)) != len(header):
@@ -93,27 +113,25 @@ def read_state(path: Path, scenario: Scenario, start_day: dt.date) -> list[FirmS
     firms = {f.id: f for f in scenario.firms}
     out: list[FirmStart] = []
     seen: set[str] = set()
-    try:
-        for cells in reader:
-            row = reader.line_num
-            if not any(c.strip() for c in cells):
-                continue
-            if len(cells) != len(header):
-                raise TimelineError(path, f"row {row}", "wrong number of cells", "one per column")
-            rec = dict(zip(header, (c.strip() for c in cells), strict=True))
-            firm_id = rec["firm_id"]
-            if firm_id not in firms or firm_id in seen:
-                what = "unknown" if firm_id not in firms else "repeated"
-                raise TimelineError(
-                    path,
-                    f"row {row}, column firm_id",
-                    f"{what} firm {firm_id!r}",
-                    "use each id of the firm table once",
-                )
-            seen.add(firm_id)
-            out.append(_row(rec, path, row, firms[firm_id], scenario, start_day))
-    except csv.Error as err:
-        raise TimelineError(path, f"row {reader.line_num}", f"bad CSV ({err})", "fix it") from None
+    for row, cells in rows:
+        if not any(c.strip() for c in cells):
+            continue
+        if sheet:  # a sheet's row ends at its last filled cell
+            cells = cells + [""] * (len(header) - len(cells))
+        if len(cells) != len(header):
+            raise TimelineError(path, f"row {row}", "wrong number of cells", "one per column")
+        rec = dict(zip(header, (c.strip() for c in cells), strict=True))
+        firm_id = rec["firm_id"]
+        if firm_id not in firms or firm_id in seen:
+            what = "unknown" if firm_id not in firms else "repeated"
+            raise TimelineError(
+                path,
+                f"row {row}, column firm_id",
+                f"{what} firm {firm_id!r}",
+                "use each id of the firm table once",
+            )
+        seen.add(firm_id)
+        out.append(_row(rec, path, row, firms[firm_id], scenario, start_day))
     return out
 
 

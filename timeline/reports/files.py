@@ -207,12 +207,37 @@ class Outputs:
 def read_run(path: Path) -> dict[str, Any] | None:
     """A run.json written by timeline, or None (missing, unreadable, or someone else's)."""
     try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        return parse_run(path.read_bytes())
+    except OSError:
+        return None
+
+
+def parse_run(data: bytes) -> dict[str, Any] | None:
+    """The bytes of a run.json written by timeline, parsed; None if they are not one."""
+    try:
+        meta = json.loads(data.decode("utf-8"))
+    except ValueError:
         return None
     if not isinstance(meta, dict) or meta.get("tool") != "timeline":
         return None
     return meta
+
+
+def _ordered(out_dir: Path, found: dict[str, Branch], tables: dict[str, pd.DataFrame]) -> Outputs:
+    """Branch order: compare.csv's rows, then any other branch folders by name."""
+    if not found:
+        raise TimelineError(
+            out_dir,
+            "",
+            "holds no branch folder written by timeline (no run.json)",
+            "give the --out folder of timeline simulate, or run it first",
+        )
+    order: list[str] = []
+    compare = tables.get("compare")
+    if compare is not None and "branch" in compare:
+        order = [b for b in compare["branch"].astype(str) if b in found]
+    order += [b for b in found if b not in order]
+    return Outputs(out_dir, [found[b] for b in order], tables)
 
 
 def load(out_dir: Path) -> Outputs:
@@ -244,16 +269,28 @@ def load(out_dir: Path) -> Outputs:
             if path.is_file():
                 branch.tables[name] = read_table(path)
         found[branch.id] = branch
-    if not found:
-        raise TimelineError(
-            out_dir,
-            "",
-            "holds no branch folder written by timeline (no run.json)",
-            "give the --out folder of timeline simulate, or run it first",
-        )
-    order: list[str] = []
-    compare = tables.get("compare")
-    if compare is not None and "branch" in compare:
-        order = [b for b in compare["branch"].astype(str) if b in found]
-    order += [b for b in found if b not in order]
-    return Outputs(out_dir, [found[b] for b in order], tables)
+    return _ordered(out_dir, found, tables)
+
+
+def from_files(
+    out_dir: Path, folders: dict[str, dict[str, bytes]], top: dict[str, bytes]
+) -> Outputs:
+    """The outputs of one run before they are written: branch folder -> {file -> bytes} and
+    the top-level files, as `timeline simulate` is about to write them into `out_dir`. The
+    same tables, in the same order, as `load` would read back from those files alone."""
+    out_dir = Path(out_dir)
+    tables = {
+        name: parse_table(top[f"{name}.csv"], name) for name in TOP_TABLES if f"{name}.csv" in top
+    }
+    found: dict[str, Branch] = {}
+    for folder in sorted(folders):
+        files = folders[folder]
+        meta = parse_run(files["run.json"]) if "run.json" in files else None
+        if meta is None:
+            continue
+        branch = Branch(str(meta.get("branch") or folder), out_dir / folder, meta)
+        for name in BRANCH_TABLES:
+            if f"{name}.csv" in files:
+                branch.tables[name] = parse_table(files[f"{name}.csv"], name)
+        found[branch.id] = branch
+    return _ordered(out_dir, found, tables)

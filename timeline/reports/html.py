@@ -25,18 +25,19 @@ import numpy as np
 import pandas as pd
 
 from timeline.reports import fmt
-from timeline.reports.charts import (
+from timeline.reports.common import (
     metric_format,
     metric_text,
     order_plants,
     plants,
-    render,
     slug,
     span,
 )
 from timeline.reports.files import Branch, Outputs, load
 
 Cell = str  # HTML already escaped
+#: How a report.html of timeline starts its generator tag (what marks the file as ours).
+GENERATOR = '<meta name="generator" content="timeline'
 _ISO = re.compile(r"\b(\d{4}-\d{2}-\d{2})\b")
 
 
@@ -220,6 +221,13 @@ def answer_section(outputs: Outputs) -> str:
     start, end = span(outputs)
     parts = ['<section id="answer"><h2>The answer</h2>']
     parts.append(lead_sentence(outputs, rows))
+    if len(branches) == 1:
+        parts.append(
+            f"<p class=lead>This report covers one branch, <b>{e(branches[0].id)}</b>: no "
+            "other branch beside it and no paired differences. For every branch side by side "
+            "and their differences in the same runs, run <code>timeline simulate --branch "
+            "all</code>.</p>"
+        )
     header = ["", *[_branch_head(b) for b in branches]]
     body: list[list[Cell]] = []
     since = f"From the branch point ({e(point)}) on" if point else "From the branch point on"
@@ -983,7 +991,7 @@ def render_report(outputs: Outputs, charts: dict[str, bytes], group: str | None 
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="generator" content="timeline {e(meta.get("version"))}">
+{GENERATOR} {e(meta.get("version"))}">
 <title>{e(title)}: impact report</title>
 <style>{CSS}</style>
 </head>
@@ -1013,5 +1021,7 @@ def build_report(
     """
     outputs = load(out_dir)
     if charts is None:
+        from timeline.reports.charts import render  # matplotlib
+
         charts = render(outputs, group)
     return render_report(outputs, charts, group)
