@@ -634,3 +634,34 @@ def test_the_page_without_charts_needs_no_matplotlib():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_simulate_format_writes_the_workbook_and_parquet_as_report_does(tmp_path):
+    """`simulate --format csv,xlsx,parquet` writes report.xlsx and parquet/ beside the CSV
+    files, the same bytes as `timeline report --excel --parquet` of that folder."""
+    out = tmp_path / "out"
+    args = ["simulate", "--branch", "decouple", "--runs", "3", "--jobs", "1", "--out", str(out)]
+    result = CliRunner().invoke(app, [*args, "--no-report", "--format", "csv,xlsx,parquet"])
+    assert result.exit_code == 0, result.output
+    assert not (out / "report.html").exists()
+    book = openpyxl.load_workbook(out / "report.xlsx", read_only=True)
+    assert "decouple timeline" in book.sheetnames
+    timeline = read_table(out / "decouple" / "timeline.csv")
+    parquet = pq.read_table(out / "parquet" / "decouple" / "timeline.parquet")
+    assert parquet.num_rows == len(timeline)
+    workbook, tables = (out / "report.xlsx").read_bytes(), (out / "parquet").rglob("*.parquet")
+    parquet_bytes = {p.relative_to(out): p.read_bytes() for p in tables}
+    again = CliRunner().invoke(app, ["report", str(out), "--no-charts", "--excel", "--parquet"])
+    assert again.exit_code == 0, again.output
+    assert (out / "report.xlsx").read_bytes() == workbook
+    assert {p.relative_to(out): p.read_bytes() for p in (out / "parquet").rglob("*.parquet")} == (
+        parquet_bytes
+    )
+
+
+def test_simulate_refuses_an_unknown_format_in_one_line(tmp_path):
+    args = ["simulate", "--branch", "decouple", "--runs", "2", "--out", str(tmp_path / "o")]
+    result = CliRunner().invoke(app, [*args, "--format", "csv,xls"])
+    assert result.exit_code == 2
+    assert "unknown format 'xls'" in result.output and "fix:" in result.output
+    assert not (tmp_path / "o").exists()

@@ -196,6 +196,15 @@ def simulate(
         bool,
         typer.Option(help="Draw charts/ (PNG and SVG) for the report (--no-charts: no images)."),
     ] = True,
+    formats: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            metavar="FORMATS",
+            help="Comma-separated: csv (always written), xlsx (report.xlsx, a sheet per table), "
+            "parquet (parquet/, every table).",
+        ),
+    ] = "csv",
     force: Annotated[bool, typer.Option(help="Replace a folder timeline did not write.")] = False,
 ) -> None:
     """Simulate one branch (or all): many paired runs, bands and risks, and one full timeline.
@@ -217,6 +226,7 @@ def simulate(
             raise TimelineError(
                 "--until", "", "--until cuts one trajectory short", "use it with --runs 1"
             )
+        wanted = _formats(formats)
         ids = branch_ids(loaded, branch)
         asked = ALL if branch == ALL else ids
         start = _start(loaded, start_from, state)
@@ -256,7 +266,16 @@ def simulate(
             extra = {b: {"state.csv": state_file_of(loaded, b, seed, replay, saved)} for b in ids}
         with status("drawing charts/ and report.html", shown=report):
             written = write_simulation(
-                sim, out, command, created, force, extra, report=report, charts=charts, jobs=jobs
+                sim,
+                out,
+                command,
+                created,
+                force,
+                extra,
+                report=report,
+                charts=charts,
+                jobs=jobs,
+                formats=wanted,
             )
         print_summary(sim)
         shown = [p for p in written if p.parent == out]  # branch folders, compare.csv, report
@@ -265,6 +284,23 @@ def simulate(
         echo("Wrote " + ", ".join(f"{p}" for p in shown))
 
     _guard(job)
+
+
+FORMATS = ("csv", "xlsx", "parquet")
+
+
+def _formats(text: str) -> frozenset[str]:
+    """`--format csv,xlsx,parquet` -> the set named (CSV is always written)."""
+    names = [part.strip().lower() for part in text.split(",") if part.strip()]
+    unknown = [name for name in names if name not in FORMATS]
+    if unknown or not names:
+        raise TimelineError(
+            "--format",
+            "",
+            f"unknown format {unknown[0]!r}" if unknown else "no format given",
+            "give a comma-separated list of csv, xlsx, parquet",
+        )
+    return frozenset(names) | {"csv"}
 
 
 class _Preload:

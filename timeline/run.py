@@ -326,8 +326,12 @@ def write_simulation(
     report: bool = False,
     charts: bool = True,
     jobs: int | None = None,
+    formats: frozenset[str] = frozenset(),
 ) -> list[Path]:
     """Write a simulation's files under `out` (plus `extra` files per branch folder).
+
+    `formats`: besides the CSV files, "xlsx" writes `report.xlsx` (a sheet per table) and
+    "parquet" writes `parquet/` (every table), as `timeline report --excel --parquet`.
 
     `report`: also `report.html` and, with `charts`, `charts/` (as `timeline report`, but of
     this simulation's branches only), drawn before anything is written and written right
@@ -335,19 +339,32 @@ def write_simulation(
     busy)."""
     folders, top = simulation_files(sim, command, created_at, extra)
     pages: dict[str, bytes] = {}
-    if report:
-        from timeline.reports.build import check_report_target, report_of
-        from timeline.reports.common import free_cores
+    exports: dict[str, bytes] = {}
+    if report or formats - {"csv"}:
         from timeline.reports.files import from_files
 
         outputs = from_files(Path(out), folders, top)
+    if report:
+        from timeline.reports.build import check_report_target, report_of
+        from timeline.reports.common import free_cores
+
         pages = report_of(outputs, sim.group, charts=charts, jobs=jobs or free_cores())
         check_report_target(Path(out), force, skip="--no-report")
+    if formats - {"csv"}:
+        from timeline.reports.export import parquet_files, xlsx_for  # openpyxl, pyarrow
+
+        if "xlsx" in formats:
+            exports["report.xlsx"] = xlsx_for(outputs)
+        if "parquet" in formats:
+            exports.update(parquet_files(outputs))
     written = write_output_set(Path(out), folders, top, force)
-    if pages:
+    if pages or exports:
         from timeline.reports.build import write_files
 
-        written += write_files(Path(out), pages)
+        if pages:
+            written += write_files(Path(out), pages)
+        if exports:
+            written += write_files(Path(out), exports, prune=False)
     return written
 
 

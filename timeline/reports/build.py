@@ -101,10 +101,10 @@ def check_report_target(out_dir: Path, force: bool = False, skip: str = "") -> N
         )
 
 
-def write_files(out_dir: Path, files: dict[str, bytes]) -> list[Path]:
+def write_files(out_dir: Path, files: dict[str, bytes], prune: bool = True) -> list[Path]:
     """Write report files into `out_dir`, each atomically, with Ctrl-C held until done;
-    remove charts of ours that are not among them (say buffers.csv is gone, or a branch was
-    not run this time). Returns the files written."""
+    with `prune`, remove charts of ours that are not among them (say buffers.csv is gone, or a
+    branch was not run this time). Returns the files written."""
     out_dir = Path(out_dir)
     written = []
     with signals_deferred():
@@ -112,7 +112,7 @@ def write_files(out_dir: Path, files: dict[str, bytes]) -> list[Path]:
             write_file(out_dir / name, content)
             written.append(out_dir / name)
         folder = out_dir / "charts"
-        if folder.is_dir():
+        if prune and folder.is_dir():
             for path in sorted(folder.iterdir()):
                 if CHART_FILE.match(path.name) and f"charts/{path.name}" not in files:
                     path.unlink(missing_ok=True)
