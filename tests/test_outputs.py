@@ -401,3 +401,23 @@ def test_formula_like_text_is_neutralised():
     assert firms.loc["f", "name"] == '\'=HYPERLINK("http://example.com")'
     assert run.firms.loc[0, "name"] == '=HYPERLINK("http://example.com")'
     assert set(run.events.loc[run.events["event_id"] == "e", "title"]) == {"-2+3"}
+
+
+def test_one_run_after_an_ensemble_in_the_same_folder_replaces_its_tables(tmp_path):
+    """An ensemble's compare.csv (another header) is ours and replaced by one run's; its
+    paired.csv, which one run does not write, goes; a user's paired.csv stays."""
+    from typer.testing import CliRunner
+
+    from timeline.cli import app
+
+    out = tmp_path / "out"
+    base = ["simulate", "--branch", "all", "--no-report", "--jobs", "1", "--out", str(out)]
+    assert CliRunner().invoke(app, [*base, "--runs", "2"]).exit_code == 0
+    assert (out / "paired.csv").exists()
+    result = CliRunner().invoke(app, [*base, "--runs", "1"])
+    assert result.exit_code == 0, result.output
+    assert not (out / "paired.csv").exists()
+    assert (out / "compare.csv").read_text().startswith("branch,first_stop_date,")
+    (out / "paired.csv").write_text("branch,mine\n")
+    assert CliRunner().invoke(app, [*base, "--runs", "1"]).exit_code == 0
+    assert (out / "paired.csv").read_text() == "branch,mine\n"

@@ -151,6 +151,37 @@ def _first_cells(content: bytes) -> list[bytes]:
     return content.split(b"\n", 1)[0].rstrip(b"\r").split(b",")[:2]
 
 
+# The first two header cells of the top-level files timeline writes in any of its forms:
+# compare.csv of one run per branch, and of an ensemble; paired.csv of an ensemble.
+OUR_HEADS: dict[str, tuple[list[bytes], ...]] = {
+    "compare.csv": ([b"branch", b"first_stop_date"], [b"branch", b"title"]),
+    "paired.csv": ([b"branch", b"versus"],),
+}
+
+
+def _is_our_file(path: Path, head: bytes, content: bytes) -> bool:
+    cells = _first_cells(head)
+    return bool(head) and (cells == _first_cells(content) or cells in OUR_HEADS.get(path.name, ()))
+
+
+def _stale(out: Path, files: dict[str, bytes]) -> list[Path]:
+    """Top-level files of ours from an earlier, other kind of run that this set does not
+    replace (paired.csv of an ensemble when one run per branch is written): removed after
+    the set is written, so no table of another run is left beside it."""
+    out_paths = []
+    for name, heads in OUR_HEADS.items():
+        path = out / name
+        if name in files or "compare.csv" not in files or guard.kind(path, follow=False) != "file":
+            continue
+        try:
+            head = guard.read_bytes(path, 1 << 20)
+        except TimelineError:
+            continue
+        if _first_cells(head) in heads:
+            out_paths.append(path)
+    return out_paths
+
+
 def _check_file(path: Path, content: bytes, force: bool) -> None:
     """Refuse a top-level file that is a folder, or (without `force`) not ours: ours starts
     with the same first two header cells as `content`."""
@@ -165,7 +196,7 @@ def _check_file(path: Path, content: bytes, force: bool) -> None:
         head = guard.read_bytes(path, 1 << 20) if what == "file" else b""
     except TimelineError:
         head = b""
-    if not head or _first_cells(head) != _first_cells(content):
+    if not _is_our_file(path, head, content):
         raise TimelineError(
             path,
             "",
@@ -384,6 +415,7 @@ def _transaction(
         check_target(out / name, force)
     for name, content in files.items():
         _check_file(out / name, content, force)
+    stale = _stale(out, files)
     token = f"{os.getpid()}-{secrets.token_hex(4)}"
     stage, swap, old = out / f"{STAGE}{token}", out / f"{SWAP}{token}", out / f"{OLD}{token}"
     try:
@@ -396,6 +428,8 @@ def _transaction(
         raise
     try:
         _swap(out, swap, old)
+        for path in stale:
+            path.unlink(missing_ok=True)
     except OSError as err:
         raise _unwritable(out, err) from None
 
