@@ -547,3 +547,41 @@ def test_defence_lines_denied_under_october_rules(default_runs, default_scenario
     ]
     assert len({r.firm for r in defence}) >= 2
     assert all(r.kind == Kind.DENIED and r.x == 0.0 for r in defence)
+
+
+def test_a_chinese_share_given_as_a_distribution_is_drawn_per_run():
+    """china_share uniform(0.2 0.6): each replicate's partial cut drains the cover at its own
+    drawn share s, then the plant runs at 1 - s; the rates vary between replicates and stay
+    within 0.4 to 0.8."""
+    scenario = make_scenario(
+        [firm("p", elements=["Dy"], china_share="uniform(0.2 0.6)", inventory_days=10.0)],
+        events=[*key_events(), CONTROL],
+        approval=approval(civil=0.0),
+    )
+    rates = []
+    for replicate in range(8):
+        result = simulate(scenario, "base", 0, replicate=replicate)
+        [(day, rate, cause)] = firm_rates(result, "p")
+        share = 1 - rate
+        assert 0.2 <= share <= 0.6 and cause == "re"
+        assert day == CUT_DAY + LEAD + whole_days(10.0 / share)
+        rates.append(rate)
+    assert len(set(rates)) == 8
+
+
+def test_a_chinese_share_whose_range_with_magnet_suppliers_exceeds_one_is_refused():
+    from timeline.errors import TimelineError
+
+    with pytest.raises(TimelineError, match=r"china_share uniform\(0.5 0.9\) plus the shares"):
+        make_scenario(
+            [
+                firm("m", sector="magnets-test"),
+                firm(
+                    "p",
+                    elements=["Dy"],
+                    china_share="uniform(0.5 0.9)",
+                    suppliers=[{"firm": "m", "buffer_days": 5.0, "share": 0.2}],
+                ),
+            ],
+            events=[*key_events(), CONTROL],
+        )

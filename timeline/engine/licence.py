@@ -130,13 +130,15 @@ class Supply:
     channels: list[Channel] = field(default_factory=list)
 
     @classmethod
-    def of(cls, index: int, firm: Firm, magnets: dict[int, float], lead: int) -> Supply:
+    def of(
+        cls, index: int, firm: Firm, magnets: dict[int, float], lead: int, china: float
+    ) -> Supply:
         supply = cls(
             index,
             firm,
             destination_of(firm.country),
-            firm.china_share,
-            max(0.0, 1.0 - firm.china_share - sum(magnets.values())),
+            china,
+            max(0.0, 1.0 - china - sum(magnets.values())),
             firm.defence,
             lead,
             {k: (share, 1.0) for k, share in magnets.items()},

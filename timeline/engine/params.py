@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from timeline.engine.streams import Streams
-from timeline.model.scenario import Scenario, SupplierLink
+from timeline.model.scenario import Firm, Scenario, SupplierLink
 from timeline.model.uncertain import draw as draw_cell
 from timeline.model.uncertain import is_uncertain
 
@@ -27,6 +27,7 @@ class FirmParams:
     buffers: tuple[float, ...]
     lead: int
     ramp: int
+    china: float  # the share of its rare earths it buys from China
 
 
 def scenario_for(scenario: Scenario, seed: int, replicate: int) -> Scenario:
@@ -65,6 +66,13 @@ def _buffer(link: SupplierLink, streams: Streams, firm_id: str) -> float:
     return draw_cell(link.buffer_days, streams.uniform("cell", firm_id, "buffer", link.firm))
 
 
+def _china(firm: Firm, streams: Streams) -> float:
+    """The firm's Chinese share: the number, or a draw keyed by the firm (no draw otherwise)."""
+    if not is_uncertain(firm.china_share):
+        return firm.china_share  # type: ignore[return-value]
+    return draw_cell(firm.china_share, streams.uniform("cell", firm.id, "china"))
+
+
 def draw_params(scenario: Scenario, streams: Streams) -> list[FirmParams]:
     """Every firm's numbers for the replicate of `streams`."""
     spread = {name: s.factor for name, s in scenario.uncertainty.items()}
@@ -88,6 +96,7 @@ def draw_params(scenario: Scenario, streams: Streams) -> list[FirmParams]:
                 ),
                 lead=round(draw("lead_time_days", lead)),
                 ramp=firm.ramp_days,
+                china=_china(firm, streams),
             )
         )
     return out

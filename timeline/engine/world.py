@@ -200,7 +200,7 @@ class World:
                     ]
                 )
                 inputs.append(Input(-1, cover, cover))
-                supplies.append(Supply.of(i, firm, magnets, fp.lead))
+                supplies.append(Supply.of(i, firm, magnets, fp.lead, fp.china))
             plant = Plant(
                 i,
                 inputs,

@@ -46,12 +46,15 @@ _XLS_MAGIC = b"\xd0\xcf\x11\xe0"
 
 
 def _kind(name: str, info: FieldInfo) -> str:
-    """How a cell of this field is read: links, words, int, float, bool or text."""
+    """How a cell of this field is read: links, words, int, float, bool, uncertain (a number
+    or a distribution) or text."""
     if name == "suppliers":
         return "links"
     annotation: Any = info.annotation
     if isinstance(annotation, types.UnionType) or typing.get_origin(annotation) is typing.Union:
         options = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if float in options and len(options) > 1:
+            return "uncertain"
         annotation = options[0] if len(options) == 1 else str
     if typing.get_origin(annotation) is typing.Annotated:
         annotation = typing.get_args(annotation)[0]
@@ -272,6 +275,9 @@ def _cell(table: Table, row: int, column: str, cell: str) -> object:
             table.problem(row, column, f"{cell!r} is not true or false", "use true or false")
             return None
         return lowered == "true"
+    if kind == "uncertain":  # a number (in the table's decimal notation) or a distribution
+        number = table.number(cell)
+        return cell if number is None else number
     return cell
 
 

@@ -11,6 +11,7 @@ import graphlib
 from typing import TYPE_CHECKING
 
 from timeline.errors import ScheduleError, TimelineError
+from timeline.model.uncertain import format_cell, is_uncertain
 
 if TYPE_CHECKING:
     from timeline.model.scenario import Scenario
@@ -122,11 +123,15 @@ def _check_firms(scenario: Scenario) -> None:
                 )
             linked.add(link.firm)
         magnets = sum(link.share for link in firm.suppliers if link.firm in magnet_makers)
-        if firm.elements and firm.china_share + magnets > 1 + 1e-9:
+        highest = (
+            firm.china_share.support[1] if is_uncertain(firm.china_share) else firm.china_share
+        )
+        if firm.elements and highest + magnets > 1 + 1e-9:
+            shown = format_cell(firm.china_share)
             raise ScenarioError(
                 "firms",
                 f"firms[{index}].suppliers",
-                f"china_share {firm.china_share:g} plus the shares of its magnet suppliers "
+                f"china_share {shown} plus the shares of its magnet suppliers "
                 f"({magnets:g}) exceed 1 for firm {firm.id!r}",
                 "make the Chinese share and the magnet suppliers' shares add up to at most 1",
             )

@@ -215,6 +215,7 @@ def _working_ordinals(holidays: frozenset[dt.date], workdays: frozenset[dt.date]
 # Numbers of the firm table that may be a distribution (drawn once per firm and run).
 InventoryDays = uncertain(ge=0, le=MAX_DAYS)
 LeadDays = uncertain(ge=0, le=MAX_DAYS, integer=True)
+ChinaShare = uncertain(ge=0, le=1)
 
 
 class SupplierLink(_Strict):
@@ -239,7 +240,7 @@ class Firm(_Strict):
     sector: Text
     country: Country
     elements: frozenset[str] = frozenset()
-    china_share: Share
+    china_share: ChinaShare
     china_content_share: Share
     inventory_days: InventoryDays
     daily_output_usd: UsdPerDay

@@ -17,6 +17,7 @@ import numpy as np
 from timeline.engine.world import RunResult
 from timeline.model.policy import DESTINATIONS, destination_of
 from timeline.model.scenario import Scenario
+from timeline.model.uncertain import point
 
 FLOW_DESTINATIONS = (*DESTINATIONS, "world")
 
@@ -247,7 +248,7 @@ def monthly_flows(result: RunResult, scenario: Scenario, months: np.ndarray) -> 
     weighted by each buyer's normal purchases from China (re_tonnes_per_year x china_share)."""
     firms = scenario.firms
     days = result.days
-    weight = np.array([f.re_tonnes_per_year * f.china_share for f in firms], dtype=float)
+    weight = np.array([f.re_tonnes_per_year * point(f.china_share) for f in firms], dtype=float)
     dest = np.array([FLOW_DESTINATIONS.index(destination_of(f.country)) for f in firms])
     nd = len(FLOW_DESTINATIONS)
     base = np.zeros(nd)
