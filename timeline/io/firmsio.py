@@ -34,6 +34,7 @@ from timeline.io.tablerows import Table, csv_rows, xlsx_rows
 from timeline.io.text import describe, unsafe_char
 from timeline.io.yamlio import MAX_INPUT_ENV, decode_text
 from timeline.model.scenario import Firm, SupplierLink
+from timeline.model.uncertain import looks_like_distribution
 
 MAX_BYTES = 10 * 1024 * 1024  # default cap of a table's file; $TIMELINE_MAX_INPUT_BYTES overrides
 MAX_FIRMS = 100_000  # default cap of rows; $TIMELINE_MAX_FIRMS overrides
@@ -283,7 +284,6 @@ def _cell(table: Table, row: int, column: str, cell: str) -> object:
 
 _ITEM = re.compile(r"(?:[^\s(]|\([^)]*\))+")  # space-separated, not inside parentheses
 _PART = re.compile(r"(?:[^:(]|\([^)]*\))+")  # colon-separated, not inside parentheses
-_DIST = re.compile(r"(triangular|uniform|lognormal|beta|choice)\(")
 
 
 def _links(table: Table, row: int, cell: str) -> list[SupplierLink] | None:
@@ -295,7 +295,7 @@ def _links(table: Table, row: int, cell: str) -> list[SupplierLink] | None:
     for item in _ITEM.findall(cell):
         parts = _PART.findall(item)
         numbers: list[float | str | None] = [table.number(part) for part in parts[1:]]
-        if len(numbers) >= 1 and numbers[0] is None and _DIST.match(parts[1]):
+        if len(numbers) >= 1 and numbers[0] is None and looks_like_distribution(parts[1]):
             numbers[0] = parts[1]  # a distribution of buffer days, checked by SupplierLink
         if len(parts) not in (2, 3) or any(n is None for n in numbers):
             example = "us-motor:10 or us-motor:10:0,5" if table.decimal_comma else "us-motor:10"

@@ -12,15 +12,17 @@ draws its own value (see `timeline.engine.params.scenario_for`).
 from __future__ import annotations
 
 import math
-import re
 from typing import Any
 
 from timeline.errors import TimelineError
 from timeline.io.yamlio import YamlDoc
 from timeline.model.scenario import Scenario
-from timeline.model.uncertain import Distribution, parse_cell, parse_mapping
-
-_CELL = re.compile(r"\s*(triangular|uniform|lognormal|beta|choice)\s*\(")
+from timeline.model.uncertain import (
+    Distribution,
+    looks_like_distribution,
+    parse_cell,
+    parse_mapping,
+)
 
 Found = list[tuple[str, Distribution, YamlDoc, tuple]]  # path, distribution, file, place
 
@@ -38,7 +40,7 @@ def _walk(doc: YamlDoc, node: Any, path: str, loc: tuple, found: Found) -> None:
         else:
             here, where = f"{path}[{_key(value, key)}]", (*loc, key)
         if (isinstance(value, dict) and "dist" in value) or (
-            isinstance(value, str) and _CELL.match(value)
+            isinstance(value, str) and looks_like_distribution(value)
         ):
             try:
                 dist = parse_mapping(value) if isinstance(value, dict) else parse_cell(value)

@@ -398,6 +398,15 @@ def uncertain(
 Uncertain = Annotated[float | Distribution, BeforeValidator(_checker(None, None, None, False))]
 
 _CELL = re.compile(r"([A-Za-z_]+)\s*\((.*)\)")
+_NAMED = re.compile(r"\s*(" + "|".join(FORMS) + r")\s*\(", re.IGNORECASE)
+
+
+def looks_like_distribution(text: str) -> bool:
+    """Whether text is written in a distribution's cell notation (a distribution's name and an
+    opening parenthesis), as opposed to a number or a plain word."""
+    return _NAMED.match(text) is not None
+
+
 _ARITY = {"triangular": (3,), "uniform": (2,), "lognormal": (2,), "beta": (2, 4)}
 
 
