@@ -166,6 +166,45 @@ def test_calibration_accepts_the_closest_sets_and_is_reproducible(tmp_path: Path
     assert strata == list(range(8))
 
 
+def test_a_recheck_reruns_the_closest_sets_on_fresh_draws_and_accepts_among_them(
+    tmp_path: Path,
+):
+    """With `recheck`, the closest screened sets are run again (`recheck_runs` fresh replicates,
+    not the screening's) and the posterior is chosen by those reruns alone; serial and parallel
+    agree."""
+    scenario = tiny()
+    data = scenario.model_dump()
+    data["firms"][0]["re_tonnes_per_year"] = 100.0
+    scenario = Scenario.build(data)
+    path = tmp_path / "priors.yaml"
+    path.write_text(
+        PRIORS.replace("accept: 3,", "accept: 3, recheck: 4, recheck_runs: 6,"), encoding="utf-8"
+    )
+    priors = cal.read_priors(path)
+    screened = cal.calibrate(
+        scenario,
+        priors.model_copy(update={"method": priors.method.model_copy(update={"recheck": 0})}),
+    )
+    results = cal.calibrate(scenario, priors, jobs=1)
+    closest = sorted(screened, key=lambda r: (r.distance, r.index))[:4]
+    assert sorted(r.index for r in results if r.rechecked) == sorted(r.index for r in closest)
+    for r in results:
+        runs = 6 if r.rechecked else 4
+        assert r.flows_runs.shape[0] == runs
+    # the rerun's replicates are fresh: its first runs are not the screening's
+    again = {r.index: r for r in results}
+    rerun = cal.evaluate(scenario, priors, closest[0].index, closest[0].values, 6, 4)
+    np.testing.assert_array_equal(rerun.flows_runs, again[closest[0].index].flows_runs)
+    best = cal.accepted(results, priors)
+    assert len(best) == 3 and all(r.rechecked for r in best)
+    kept = max(r.distance for r in best)
+    assert all(r.distance >= kept for r in results if r.rechecked and r not in best)
+    parallel = cal.calibrate(scenario, priors, jobs=2)
+    assert [r.distance for r in parallel] == [r.distance for r in results]
+    with pytest.raises(ValueError, match="recheck must be 0 or at least accept"):
+        cal.Method(accept=8, recheck=4)
+
+
 def test_a_posterior_file_round_trips_into_the_scenario(tmp_path: Path):
     """The posterior written by calibrate is read back as per-run overrides."""
     import yaml

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from timeline.engine.world import RunResult, simulate
 from timeline.model.policy import destination_of
@@ -52,6 +52,16 @@ class Method(_Strict):
     accept: int = Field(default=8, ge=1)
     seed: int = Field(default=0, ge=0)
     branch: str = "history"  # the replay of what happened
+    # The `recheck` closest sets are run again `recheck_runs` times on fresh draws and scored
+    # on those alone, so a set is not kept for a lucky screening (0: no recheck).
+    recheck: int = Field(default=0, ge=0, le=10_000)
+    recheck_runs: int = Field(default=50, ge=1, le=10_000)
+
+    @model_validator(mode="after")
+    def _recheck_covers_accept(self) -> Method:
+        if self.recheck and self.recheck < self.accept:
+            raise ValueError("recheck must be 0 or at least accept")
+        return self
 
 
 class Priors(_Strict):
@@ -78,6 +88,7 @@ class SetResult:
     flows_runs: np.ndarray  # (runs, targets)
     licences: np.ndarray  # (runs, licence targets)
     distance: float
+    rechecked: bool = False
 
 
 def sample(priors: Priors) -> list[dict[str, float]]:
@@ -114,8 +125,17 @@ def licence_shares(result: RunResult, scenario: Scenario, targets) -> np.ndarray
     return out
 
 
-def evaluate(scenario: Scenario, priors: Priors, index: int, values: dict[str, float]) -> SetResult:
-    """Run one parameter set and score it against the targets."""
+def evaluate(
+    scenario: Scenario,
+    priors: Priors,
+    index: int,
+    values: dict[str, float],
+    runs: int | None = None,
+    first_run: int = 0,
+) -> SetResult:
+    """Run one parameter set `runs` times (replicates `first_run`, `first_run` + 1, ...;
+    default: the method's runs from 0) and score it against the targets."""
+    runs = priors.method.runs if runs is None else runs
     variant = scenario.model_copy(update={"posterior": ()}).with_overrides(
         overrides(priors, values)
     )
@@ -124,18 +144,25 @@ def evaluate(scenario: Scenario, priors: Priors, index: int, values: dict[str, f
     days = (until - variant.start).days + 1
     months = month_index(variant.start, days)
     first = variant.start.year * 12 + variant.start.month - 1
-    flows = np.zeros((priors.method.runs, len(targets)))
-    lic = np.zeros((priors.method.runs, len(priors.licences)))
-    for run in range(priors.method.runs):
+    flows = np.zeros((runs, len(targets)))
+    lic = np.zeros((runs, len(priors.licences)))
+    for run in range(runs):
         result = simulate(
-            variant, priors.method.branch, priors.method.seed, until, replicate=run, record=False
+            variant,
+            priors.method.branch,
+            priors.method.seed,
+            until,
+            replicate=first_run + run,
+            record=False,
         )
         monthly = monthly_flows(result, variant, months)
         for k, (dest, month, _) in enumerate(targets):
             m = int(month[:4]) * 12 + int(month[5:7]) - 1 - first
             flows[run, k] = monthly[FLOW_DESTINATIONS.index(dest), m]
         lic[run] = licence_shares(result, variant, priors.licences)
-    return score(priors, index, values, flows, lic)
+    result = score(priors, index, values, flows, lic)
+    result.rechecked = first_run > 0
+    return result
 
 
 def score(priors, index, values, flows, lic) -> SetResult:
@@ -159,9 +186,9 @@ def _init(scenario: Scenario, priors: Priors) -> None:
     _STATE = (scenario, priors)
 
 
-def _task(index: int, values: dict[str, float]) -> SetResult:
+def _task(index: int, values: dict[str, float], runs: int | None, first_run: int) -> SetResult:
     assert _STATE is not None
-    return evaluate(_STATE[0], _STATE[1], index, values)
+    return evaluate(_STATE[0], _STATE[1], index, values, runs, first_run)
 
 
 def calibrate(
@@ -170,27 +197,49 @@ def calibrate(
     jobs: int = 1,
     progress: Callable[[int], None] | None = None,
 ) -> list[SetResult]:
-    """Every sampled set, scored, in sample order (the same whatever `jobs`)."""
+    """Every sampled set, scored, in sample order (the same whatever `jobs`). With a recheck,
+    the closest sets of the screening are replaced by their rerun on fresh draws."""
     sets = sample(priors)
-    results: list[SetResult | None] = [None] * len(sets)
+    method = priors.method
     if jobs <= 1:
-        for i, values in enumerate(sets):
-            results[i] = evaluate(scenario, priors, i, values)
-            if progress:
-                progress(1)
-    else:
-        with ProcessPoolExecutor(jobs, initializer=_init, initargs=(scenario, priors)) as pool:
-            futures = [pool.submit(_task, i, values) for i, values in enumerate(sets)]
-            for future in futures:
-                r = future.result()
-                results[r.index] = r
+
+        def run_all(tasks):
+            out = []
+            for task in tasks:
+                out.append(evaluate(scenario, priors, *task))
                 if progress:
                     progress(1)
-    return [r for r in results if r is not None]
+            return out
+
+        return _screen_and_recheck(sets, method, run_all)
+    with ProcessPoolExecutor(jobs, initializer=_init, initargs=(scenario, priors)) as pool:
+
+        def run_all(tasks):
+            futures = [pool.submit(_task, *task) for task in tasks]
+            out = []
+            for future in futures:
+                out.append(future.result())
+                if progress:
+                    progress(1)
+            return out
+
+        return _screen_and_recheck(sets, method, run_all)
+
+
+def _screen_and_recheck(sets, method: Method, run_all) -> list[SetResult]:
+    results = run_all([(i, values, None, 0) for i, values in enumerate(sets)])
+    if method.recheck:
+        closest = sorted(results, key=lambda r: (r.distance, r.index))[: method.recheck]
+        again = run_all([(r.index, r.values, method.recheck_runs, method.runs) for r in closest])
+        for r in again:
+            results[r.index] = r
+    return results
 
 
 def accepted(results: list[SetResult], priors: Priors) -> list[SetResult]:
-    ordered = sorted(results, key=lambda r: (r.distance, r.index))
+    """The `accept` closest sets; with a recheck, the closest by their rerun alone."""
+    pool = [r for r in results if r.rechecked] or results
+    ordered = sorted(pool, key=lambda r: (r.distance, r.index))
     return ordered[: priors.method.accept]
 
 

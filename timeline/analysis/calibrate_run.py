@@ -33,7 +33,7 @@ def run_calibration(
     target = Path(posterior) if posterior else top.parent / "posterior.yaml"
     _check_ours(target, force)
     jobs = default_jobs() if jobs is None else jobs
-    with progress_bar(spec.method.sets) as advance:
+    with progress_bar(spec.method.sets + spec.method.recheck) as advance:
         results = cal.calibrate(loaded, spec, jobs, advance)
     best = cal.accepted(results, spec)
     provenance = {
@@ -48,13 +48,30 @@ def run_calibration(
     }
     fit = pd.DataFrame(cal.fit_rows(spec, best))
     sets = pd.DataFrame(
-        [{"set": r.index, "distance": r.distance, **r.values} for r in results]
+        [
+            {
+                "set": r.index,
+                "distance": r.distance,
+                "rechecked": r.rechecked,
+                **r.values,
+                **{
+                    f"sim {dest} {month}": round(float(v), 4)
+                    for (dest, month, _), v in zip(spec.flow_targets(), r.flows, strict=True)
+                },
+            }
+            for r in results
+        ]
     ).sort_values(["distance", "set"])
     write_file(out / "fit.csv", csv_bytes(fit))
     write_file(out / "all_sets.csv", csv_bytes(sets))
     write_file(target, cal.posterior_yaml(spec, best, provenance).encode())
+    again = (
+        f", the closest {spec.method.recheck} rerun {spec.method.recheck_runs} times"
+        if spec.method.recheck
+        else ""
+    )
     typer.echo(
-        f"{len(results)} sets x {spec.method.runs} runs; accepted {len(best)} "
+        f"{len(results)} sets x {spec.method.runs} runs{again}; accepted {len(best)} "
         f"(distance {best[0].distance:.3f} to {best[-1].distance:.3f})"
     )
     for row in fit.itertuples():
