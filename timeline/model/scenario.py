@@ -224,6 +224,8 @@ def _working_ordinals(holidays: frozenset[dt.date], workdays: frozenset[dt.date]
 InventoryDays = uncertain(ge=0, le=MAX_DAYS)
 LeadDays = uncertain(ge=0, le=MAX_DAYS, integer=True)
 ChinaShare = uncertain(ge=0, le=1)
+FirmShare = uncertain(ge=0, le=1)  # china_content_share, defence_share
+LinkShare = uncertain(gt=0, le=1)
 
 
 class SupplierLink(_Strict):
@@ -237,7 +239,7 @@ class SupplierLink(_Strict):
 
     firm: Slug
     buffer_days: InventoryDays
-    share: Share = Field(default=1.0, gt=0)
+    share: LinkShare = 1.0
 
 
 class Firm(_Strict):
@@ -249,7 +251,7 @@ class Firm(_Strict):
     country: Country
     elements: frozenset[str] = frozenset()
     china_share: ChinaShare
-    china_content_share: Share
+    china_content_share: FirmShare
     inventory_days: InventoryDays
     daily_output_usd: UsdPerDay
     end_use: EndUse = "civil"
@@ -258,7 +260,7 @@ class Firm(_Strict):
     ramp_days: WholeDays
     source: Text
     group: Annotated[str, StringConstraints(pattern=r"^[a-z0-9-]*$", max_length=40)] = ""
-    defence_share: Share | None = None
+    defence_share: FirmShare | None = None
     value_added_share: Share | None = Field(default=None, gt=0)
     re_tonnes_per_year: Annotated[float, Strict(), Field(ge=0, le=1e7)] = 0.0
 
@@ -268,8 +270,9 @@ class Firm(_Strict):
         return self
 
     @property
-    def defence(self) -> float:
-        """The share of output for defence end users (the end_use column when not given)."""
+    def defence(self) -> float | Distribution:
+        """The share of output for defence end users (the end_use column when not given); a
+        distribution when the table gives one (drawn per run: `engine.params.FirmParams`)."""
         if self.defence_share is not None:
             return self.defence_share
         return 1.0 if self.end_use == "defence" else 0.0
