@@ -29,9 +29,9 @@ class FirmParams:
     lead: int
     ramp: int
     china: float  # the share of its rare earths it buys from China
-    content: float = 0.0  # china_content_share: the Chinese rare-earth value in its products
-    defence: float = 0.0  # the share of its output for defence end users
-    shares: tuple[float, ...] = ()  # each supplier link's share of its part, as `buffers`
+    content: float  # china_content_share: the Chinese rare-earth value in its products
+    defence: float  # the share of its output for defence end users
+    shares: tuple[float, ...]  # each supplier link's share of its part, in `buffers`' order
 
 
 def scenario_for(scenario: Scenario, seed: int, replicate: int) -> Scenario:
