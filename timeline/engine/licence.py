@@ -28,12 +28,15 @@ import datetime as dt
 import math
 from dataclasses import dataclass, field
 from statistics import NormalDist
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from timeline.engine.streams import Streams
 from timeline.engine.trace import Kind, Recorder
 from timeline.model.policy import RARE_EARTHS, PolicyState, destination_of
 from timeline.model.scenario import Firm, WorkingCalendar
+
+if TYPE_CHECKING:
+    from timeline.engine.params import FirmParams
 
 _NORMAL = NormalDist()  # the standard normal
 _Z90 = _NORMAL.inv_cdf(0.9)
@@ -128,20 +131,21 @@ class Supply:
     magnets: dict[int, tuple[float, float]] = field(default_factory=dict)
     # magnet supplier firm index -> (share of the firm's magnets, that supplier's output rate)
     channels: list[Channel] = field(default_factory=list)
+    content: float = 0.0  # china_content_share of this run (the extraterritorial rule's test)
 
     @classmethod
-    def of(
-        cls, index: int, firm: Firm, magnets: dict[int, float], lead: int, china: float
-    ) -> Supply:
+    def of(cls, index: int, firm: Firm, magnets: dict[int, float], fp: FirmParams) -> Supply:
+        """A firm's supply with its numbers of this run (`fp`: its drawn shares and lead)."""
         supply = cls(
             index,
             firm,
             destination_of(firm.country),
-            china,
-            max(0.0, 1.0 - china - sum(magnets.values())),
-            firm.defence,
-            lead,
+            fp.china,
+            max(0.0, 1.0 - fp.china - sum(magnets.values())),
+            fp.defence,
+            fp.lead,
             {k: (share, 1.0) for k, share in magnets.items()},
+            content=fp.content,
         )
         supply.channels = [Channel(i, route, use) for i, (route, use) in enumerate(CHANNELS)]
         return supply
@@ -192,8 +196,8 @@ class Supply:
             return used
         reached = (
             policy.extraterritorial
-            and self.firm.china_content_share > 0
-            and self.firm.china_content_share * 100 >= policy.extraterritorial_threshold_pct
+            and self.content > 0
+            and self.content * 100 >= policy.extraterritorial_threshold_pct
         )
         return used if reached else frozenset()
 

@@ -1,8 +1,9 @@
 """The numbers of each firm for one replicate: drawn where the scenario gives a distribution.
 
-A firm-table cell may be a distribution (`inventory_days`, `lead_time_days`): it is drawn
-first, with its own keyed number; then the scenario's spread factor for that field, if any,
-multiplies it.
+A firm-table cell may be a distribution (`inventory_days`, `lead_time_days`, `china_share`,
+`china_content_share`, `defence_share`, a supplier link's buffer days and share): it is drawn
+with its own keyed number, `("cell", firm_id, name[, supplier])`; a plain number takes no draw.
+Then the scenario's spread factor for that field, if any, multiplies it (days only).
 
 Each uncertain number is drawn once per replicate by the quantile of its own keyed uniform
 number, `("param", firm_id, field)`, so it is the same in every branch (paired runs), and
@@ -15,8 +16,8 @@ from dataclasses import dataclass
 
 from timeline.engine.streams import Streams
 from timeline.model.scenario import Firm, Scenario, SupplierLink
+from timeline.model.uncertain import Distribution, is_uncertain
 from timeline.model.uncertain import draw as draw_cell
-from timeline.model.uncertain import is_uncertain
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +29,9 @@ class FirmParams:
     lead: int
     ramp: int
     china: float  # the share of its rare earths it buys from China
+    content: float  # china_content_share: the Chinese rare-earth value in its products
+    defence: float  # the share of its output for defence end users
+    shares: tuple[float, ...]  # each supplier link's share of its part, in `buffers`' order
 
 
 def scenario_for(scenario: Scenario, seed: int, replicate: int) -> Scenario:
@@ -66,11 +70,16 @@ def _buffer(link: SupplierLink, streams: Streams, firm_id: str) -> float:
     return draw_cell(link.buffer_days, streams.uniform("cell", firm_id, "buffer", link.firm))
 
 
+def _share(value: float | Distribution, streams: Streams, *key: str) -> float:
+    """A share: the number, or a draw keyed by `("cell", *key)` (no draw for a number)."""
+    if not is_uncertain(value):
+        return value  # type: ignore[return-value]
+    return draw_cell(value, streams.uniform("cell", *key))
+
+
 def _china(firm: Firm, streams: Streams) -> float:
     """The firm's Chinese share: the number, or a draw keyed by the firm (no draw otherwise)."""
-    if not is_uncertain(firm.china_share):
-        return firm.china_share  # type: ignore[return-value]
-    return draw_cell(firm.china_share, streams.uniform("cell", firm.id, "china"))
+    return _share(firm.china_share, streams, firm.id, "china")
 
 
 def draw_params(scenario: Scenario, streams: Streams) -> list[FirmParams]:
@@ -97,6 +106,12 @@ def draw_params(scenario: Scenario, streams: Streams) -> list[FirmParams]:
                 lead=round(draw("lead_time_days", lead)),
                 ramp=firm.ramp_days,
                 china=_china(firm, streams),
+                content=_share(firm.china_content_share, streams, firm.id, "content"),
+                defence=_share(firm.defence, streams, firm.id, "defence"),
+                shares=tuple(
+                    _share(link.share, streams, firm.id, "share", link.firm)
+                    for link in firm.suppliers
+                ),
             )
         )
     return out

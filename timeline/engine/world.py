@@ -186,10 +186,10 @@ class World:
         for i, (firm, fp) in enumerate(zip(scenario.firms, params, strict=True)):
             inputs: list[Input] = []
             magnets: dict[int, float] = {}
-            for link in firm.suppliers:
+            for link, share in zip(firm.suppliers, fp.shares, strict=True):
                 supplier = scenario.firms[index[link.firm]]
                 if firm.elements and supplier.sector.startswith("magnets"):
-                    magnets[index[link.firm]] = link.share
+                    magnets[index[link.firm]] = share
             if firm.elements:
                 cover = max(
                     [fp.inventory]
@@ -200,7 +200,7 @@ class World:
                     ]
                 )
                 inputs.append(Input(-1, cover, cover))
-                supplies.append(Supply.of(i, firm, magnets, fp.lead, fp.china))
+                supplies.append(Supply.of(i, firm, magnets, fp))
             plant = Plant(
                 i,
                 inputs,
@@ -210,12 +210,12 @@ class World:
                 fp.ramp,
             )
             shares = [0.0] * len(inputs)
-            for link, buffer in zip(firm.suppliers, fp.buffers, strict=True):
+            for link, buffer, share in zip(firm.suppliers, fp.buffers, fp.shares, strict=True):
                 j = index[link.firm]
                 if j in magnets:
                     continue
                 plant.inputs.append(Input(j, buffer, buffer))
-                shares.append(link.share)
+                shares.append(share)
             plants.append(plant)
             link_shares.append(shares)
         for plant, shares in zip(plants, link_shares, strict=True):

@@ -59,6 +59,8 @@ def _kind(name: str, info: FieldInfo) -> str:
         annotation = options[0] if len(options) == 1 else str
     if typing.get_origin(annotation) is typing.Annotated:
         annotation = typing.get_args(annotation)[0]
+        if float in typing.get_args(annotation):  # optional: a number or a distribution
+            return "uncertain"
     if typing.get_origin(annotation) in (frozenset, set, tuple, list):
         return "words"
     return {bool: "bool", int: "int", float: "float"}.get(annotation, "text")
@@ -288,15 +290,16 @@ _PART = re.compile(r"(?:[^:(]|\([^)]*\))+")  # colon-separated, not inside paren
 
 def _links(table: Table, row: int, cell: str) -> list[SupplierLink] | None:
     """`firm_id:buffer_days[:share]` items, space-separated; None after recording the cell's
-    first defect. `buffer_days` may be a distribution in the cell notation, e.g.
-    `us-motor:triangular(5 10 20):0.5`."""
+    first defect. `buffer_days` and `share` may be a distribution in the cell notation, e.g.
+    `us-motor:triangular(5 10 20):0.5` or `us-motor:10:beta(5 5)`."""
     links: list[SupplierLink] = []
     seen: set[str] = set()
     for item in _ITEM.findall(cell):
         parts = _PART.findall(item)
         numbers: list[float | str | None] = [table.number(part) for part in parts[1:]]
-        if len(numbers) >= 1 and numbers[0] is None and looks_like_distribution(parts[1]):
-            numbers[0] = parts[1]  # a distribution of buffer days, checked by SupplierLink
+        for k, part in enumerate(parts[1:3]):
+            if numbers[k] is None and looks_like_distribution(part):
+                numbers[k] = part  # a distribution of buffer days or share, checked by the link
         if len(parts) not in (2, 3) or any(n is None for n in numbers):
             example = "us-motor:10 or us-motor:10:0,5" if table.decimal_comma else "us-motor:10"
             table.problem(

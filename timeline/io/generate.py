@@ -42,7 +42,7 @@ from timeline.io.guard import read_bytes, setting
 from timeline.io.tablerows import Table
 from timeline.io.yamlio import MAX_INPUT_ENV
 from timeline.model.scenario import Firm, Scenario, SupplierLink
-from timeline.model.uncertain import format_cell
+from timeline.model.uncertain import format_cell, is_uncertain
 
 SECOND_SOURCE = 0.25  # default chance that a link is split between two suppliers
 BLOCK = 4096  # firms per block of random numbers (fixed: part of what a seed means)
@@ -130,7 +130,7 @@ def generate_firms(
                 continue
             u_pick, u_split, u_weight, u_second = row[k].tolist()
             first = int(u_pick * len(pool))
-            if u_split < second_source and len(pool) >= 2:
+            if u_split < second_source and len(pool) >= 2 and not is_uncertain(link.share):
                 second = int(u_second * (len(pool) - 1))
                 second += second >= first
                 part = round(link.share * (0.3 + 0.4 * u_weight), 6)
@@ -194,6 +194,8 @@ def _cells(firm: Firm) -> list[str]:
 
 def _link_text(link: SupplierLink) -> str:
     text = f"{link.firm}:{format_cell(link.buffer_days)}"
+    if is_uncertain(link.share):
+        return f"{text}:{format_cell(link.share)}"
     return text if link.share == 1.0 else f"{text}:{_number(link.share)}"
 
 

@@ -18,6 +18,7 @@ from timeline.errors import TimelineError, dotted, explain
 from timeline.io import guard
 from timeline.io.firmsio import MAX_BYTES as FIRMS_MAX_BYTES
 from timeline.io.firmsio import read_firms
+from timeline.io.slips import check_slips
 from timeline.io.uncertainyaml import (
     branch_distributions,
     catalog_distributions,
@@ -206,6 +207,7 @@ def load_scenario(path: str | Path | None = None, firms: str | Path | None = Non
     except ValidationError as err:
         loc, problem, fix = explain(err.errors()[0])
         raise TimelineError(top_path, dotted(loc), problem, fix) from None
+    check_slips(scenario, drawn)
     check_support(scenario, drawn)
     return scenario
 

@@ -1,10 +1,10 @@
 """Distributions written in place of a scenario number, in the YAML files.
 
-A parameter's `value` in `scenario.yaml`, or any number in an event's `effects` (catalog and
-branch files), may be a distribution in the YAML notation of `timeline.model.uncertain`, e.g.
-`review_working_days: {dist: triangular, low: 30, mode: 45, high: 60}`, or the cell notation
-as text, `triangular(30 45 60)`. Each is replaced by
-its median in the data that is validated (so the scenario as loaded is a plain one), and
+A parameter's `value` in `scenario.yaml`, any number in an event's `effects` and an event's
+`slip_days` (catalog and branch files: added events and overrides) may be a distribution in
+the YAML notation of `timeline.model.uncertain`, e.g. `review_working_days: {dist: triangular,
+low: 30, mode: 45, high: 60}`, or the cell notation as text, `triangular(30 45 60)`. Each is
+replaced by its median in the data that is validated (so the scenario as loaded is a plain one), and
 recorded as (path, distribution), the path in `Scenario.with_overrides` notation; every run then
 draws its own value (see `timeline.engine.params.scenario_for`).
 """
@@ -70,17 +70,45 @@ def scenario_distributions(doc: YamlDoc) -> Found:
     return found
 
 
+def _slip(doc: YamlDoc, event: dict, path: str, loc: tuple, found: Found) -> None:
+    """An event's (or an override's) `slip_days` given as a distribution: recorded and replaced
+    by its median, like an effect's number; its range must be bounded and never negative."""
+    if "slip_days" not in event:
+        return
+    only = {"slip_days": event["slip_days"]}
+    before = len(found)
+    _walk(doc, only, path, loc, found)
+    event["slip_days"] = only["slip_days"]
+    for _, dist, _, where in found[before:]:
+        low, high = dist.support
+        if low < 0:
+            raise doc.error(
+                where,
+                f"{dist.describe()} can reach {low:g}, an event that comes earlier",
+                "give slips >= 0: date the event at its earliest and let it slip later",
+            )
+        if not math.isfinite(high):
+            raise doc.error(
+                where,
+                f"{dist.describe()} has no upper limit, so the event could leave the horizon",
+                "use triangular(low mode high), uniform(low high) or choice(...) for a slip",
+            )
+
+
 def _events(doc: YamlDoc, events: Any, path: str, loc: tuple, found: Found) -> None:
     if not isinstance(events, list):
         return
     for index, event in enumerate(events):
-        if isinstance(event, dict) and isinstance(event.get("effects"), dict):
+        if not isinstance(event, dict):
+            continue
+        if isinstance(event.get("effects"), dict):
             where = f"{path}[{_key(event, index)}].effects"
             _walk(doc, event["effects"], where, (*loc, index, "effects"), found)
+        _slip(doc, event, f"{path}[{_key(event, index)}]", (*loc, index), found)
 
 
 def catalog_distributions(doc: YamlDoc) -> Found:
-    """catalog.yaml: distributions in events' effects."""
+    """catalog.yaml: distributions in events' effects and slips."""
     found: Found = []
     if isinstance(doc.data, dict):
         _events(doc, doc.data.get("events"), "events", ("events",), found)
@@ -88,7 +116,7 @@ def catalog_distributions(doc: YamlDoc) -> Found:
 
 
 def branch_distributions(doc: YamlDoc) -> Found:
-    """A branch file: distributions in added events' and overrides' effects."""
+    """A branch file: distributions in added events' and overrides' effects and slips."""
     found: Found = []
     data = doc.data
     if not isinstance(data, dict) or not isinstance(data.get("id"), str):
@@ -98,9 +126,12 @@ def branch_distributions(doc: YamlDoc) -> Found:
     override = data.get("override")
     if isinstance(override, dict):
         for event_id, change in override.items():
-            if isinstance(change, dict) and isinstance(change.get("effects"), dict):
+            if not isinstance(change, dict):
+                continue
+            if isinstance(change.get("effects"), dict):
                 where = f"{prefix}.override.{event_id}.effects"
                 _walk(doc, change["effects"], where, ("override", event_id, "effects"), found)
+            _slip(doc, change, f"{prefix}.override.{event_id}", ("override", event_id), found)
     return found
 
 

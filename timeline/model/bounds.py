@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import Field, Strict
+from pydantic import AfterValidator, Field, Strict
 
 MAX_DAYS = 3660  # about ten years: horizon, relative dates, stocks, lead and ramp times
 MAX_WORKING_DAYS = 2610  # about ten years of working days
@@ -28,5 +28,17 @@ Pct = Annotated[float, Strict(), Field(ge=0, le=MAX_PCT)]
 UsdPerDay = Annotated[float, Strict(), Field(ge=0, le=MAX_USD_PER_DAY)]
 Order = Annotated[int, Strict(), Field(ge=-MAX_ORDER, le=MAX_ORDER)]
 Flag = Annotated[bool, Strict()]
+
+
+def _not_negative_slip(days: float) -> float:
+    if days < 0:
+        raise ValueError(
+            f"slip_days {days:g} is negative (a slip only delays); give slip_days >= 0: date "
+            "the event at its earliest and let it slip later"
+        )
+    return days
+
+
+SlipDays = Annotated[float, Strict(), Field(le=MAX_DAYS), AfterValidator(_not_negative_slip)]
 ReviewDays = Annotated[float, Strict(), Field(ge=0, le=MAX_WORKING_DAYS)]  # a drawn median
 Spread = Annotated[float, Strict(), Field(ge=1, le=10)]  # p90 / median of a lognormal

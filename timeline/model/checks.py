@@ -11,7 +11,7 @@ import graphlib
 from typing import TYPE_CHECKING
 
 from timeline.errors import ScheduleError, TimelineError
-from timeline.model.uncertain import format_cell, is_uncertain
+from timeline.model.uncertain import Distribution, format_cell, is_uncertain
 
 if TYPE_CHECKING:
     from timeline.model.scenario import Scenario
@@ -122,18 +122,20 @@ def _check_firms(scenario: Scenario) -> None:
                     "list each supplier once",
                 )
             linked.add(link.firm)
-        magnets = sum(link.share for link in firm.suppliers if link.firm in magnet_makers)
-        highest = (
-            firm.china_share.support[1] if is_uncertain(firm.china_share) else firm.china_share
-        )
-        if firm.elements and highest + magnets > 1 + 1e-9:
+        magnet_links = [link for link in firm.suppliers if link.firm in magnet_makers]
+        magnets = sum(_highest(link.share) for link in magnet_links)
+        if firm.elements and _highest(firm.china_share) + magnets > 1 + 1e-9:
             shown = format_cell(firm.china_share)
+            listed = " ".join(format_cell(link.share) for link in magnet_links)
+            ranges = any(is_uncertain(link.share) for link in magnet_links)
             raise ScenarioError(
                 "firms",
                 f"firms[{index}].suppliers",
                 f"china_share {shown} plus the shares of its magnet suppliers "
-                f"({magnets:g}) exceed 1 for firm {firm.id!r}",
-                "make the Chinese share and the magnet suppliers' shares add up to at most 1",
+                f"({listed + ', at most ' if ranges else ''}{magnets:g}) exceed 1 for firm "
+                f"{firm.id!r}",
+                "make the Chinese share and the magnet suppliers' shares add up to at most 1"
+                + (" over their whole ranges" if ranges or is_uncertain(firm.china_share) else ""),
             )
     if not _has_cycle(scenario, ids):
         return
@@ -148,6 +150,11 @@ def _check_firms(scenario: Scenario) -> None:
             f"suppliers form a cycle ({cycle})",
             "remove one of these supplier links",
         ) from None
+
+
+def _highest(value: float | Distribution) -> float:
+    """A number, or the highest value a distribution can take."""
+    return value.support[1] if is_uncertain(value) else value  # type: ignore[union-attr,return-value]
 
 
 def _has_cycle(scenario: Scenario, ids: dict[str, int]) -> bool:

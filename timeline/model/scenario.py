@@ -35,6 +35,7 @@ from timeline.model.bounds import (
     Number,
     Order,
     Share,
+    SlipDays,
     UsdPerDay,
     WholeDays,
     WorkingDays,
@@ -92,7 +93,12 @@ class After(_Strict):
 
 
 class Event(_Strict):
-    """One dated policy event. Exactly one of `date` and `after` dates it."""
+    """One dated policy event. Exactly one of `date` and `after` dates it.
+
+    `slip_days` (default 0, never negative) delays it: it happens `round(slip_days)` calendar
+    days after its stated or resolved date, and events dated `after:` it follow. In the files
+    it may be a distribution, drawn per run (see `timeline.io.uncertainyaml`).
+    """
 
     id: Slug
     date: dt.date | None = None
@@ -105,6 +111,7 @@ class Event(_Strict):
     source: Text
     assumption: str | None = None
     order: Order = 0
+    slip_days: SlipDays = 0.0
 
     @model_validator(mode="after")
     def _one_date(self) -> Event:
@@ -116,7 +123,7 @@ class Event(_Strict):
 
 
 class Override(_Strict):
-    """What a branch changes in an existing event: its outcome, effects, title or order."""
+    """What a branch changes in an existing event: its outcome, effects, title, order or slip."""
 
     title: Text | None = None
     outcome: str | None = None
@@ -124,6 +131,7 @@ class Override(_Strict):
     source: Text | None = None
     assumption: str | None = None
     order: Order | None = None
+    slip_days: SlipDays | None = None
 
 
 class Branch(_Strict):
@@ -216,6 +224,8 @@ def _working_ordinals(holidays: frozenset[dt.date], workdays: frozenset[dt.date]
 InventoryDays = uncertain(ge=0, le=MAX_DAYS)
 LeadDays = uncertain(ge=0, le=MAX_DAYS, integer=True)
 ChinaShare = uncertain(ge=0, le=1)
+FirmShare = uncertain(ge=0, le=1)  # china_content_share, defence_share
+LinkShare = uncertain(gt=0, le=1)
 
 
 class SupplierLink(_Strict):
@@ -229,7 +239,7 @@ class SupplierLink(_Strict):
 
     firm: Slug
     buffer_days: InventoryDays
-    share: Share = Field(default=1.0, gt=0)
+    share: LinkShare = 1.0
 
 
 class Firm(_Strict):
@@ -241,7 +251,7 @@ class Firm(_Strict):
     country: Country
     elements: frozenset[str] = frozenset()
     china_share: ChinaShare
-    china_content_share: Share
+    china_content_share: FirmShare
     inventory_days: InventoryDays
     daily_output_usd: UsdPerDay
     end_use: EndUse = "civil"
@@ -250,7 +260,7 @@ class Firm(_Strict):
     ramp_days: WholeDays
     source: Text
     group: Annotated[str, StringConstraints(pattern=r"^[a-z0-9-]*$", max_length=40)] = ""
-    defence_share: Share | None = None
+    defence_share: FirmShare | None = None
     value_added_share: Share | None = Field(default=None, gt=0)
     re_tonnes_per_year: Annotated[float, Strict(), Field(ge=0, le=1e7)] = 0.0
 
@@ -260,8 +270,9 @@ class Firm(_Strict):
         return self
 
     @property
-    def defence(self) -> float:
-        """The share of output for defence end users (the end_use column when not given)."""
+    def defence(self) -> float | Distribution:
+        """The share of output for defence end users (the end_use column when not given); a
+        distribution when the table gives one (drawn per run: `engine.params.FirmParams`)."""
         if self.defence_share is not None:
             return self.defence_share
         return 1.0 if self.end_use == "defence" else 0.0
@@ -448,7 +459,7 @@ class Scenario(ScenarioSettings):
     def fingerprint(self) -> str:
         """A stable hash of the scenario's content (not of where its files were)."""
         if "fingerprint" not in self._cache:
-            data = _canonical(self.model_dump(exclude={"file_hashes"}))
+            data = _canonical(_without_zero_slips(self.model_dump(exclude={"file_hashes"})))
             text = json.dumps(data, sort_keys=True, separators=(",", ":"))
             self._cache["fingerprint"] = hashlib.sha256(text.encode()).hexdigest()[:16]
         return self._cache["fingerprint"]
@@ -533,6 +544,21 @@ def _step(node: Any, part: str, path: str) -> Any:
     if node[part] is None:
         node[part] = {}
     return node[part]
+
+
+def _without_zero_slips(data: dict[str, Any]) -> dict[str, Any]:
+    """A dumped scenario without the slips it does not use (0 on an event, None on an
+    override), so a scenario without slips keeps the fingerprint it had before slips existed."""
+    events = [e for e in data.get("events", ())]
+    for branch in data.get("branches", ()):
+        events += list(branch.get("add", ()))
+        for change in branch.get("override", {}).values():
+            if change.get("slip_days") is None:
+                change.pop("slip_days", None)
+    for event in events:
+        if event.get("slip_days") == 0:
+            event.pop("slip_days", None)
+    return data
 
 
 _FIRMS_CHECKED = "firms_checked"  # a validation context key: see Scenario.build

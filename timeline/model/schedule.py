@@ -3,7 +3,9 @@
 A branch is the trunk (the catalog) with the branch's changes: cancelled events removed,
 overridden fields replaced, re-dated events moved, added events appended after the catalog.
 Relative dates (`after`) are resolved against the branch's own events, on China's working-day
-calendar where asked. Same-day events run in the order (date, `order`, catalog position).
+calendar where asked. An event's `slip_days` moves it `round(slip_days)` calendar days later,
+after its fixed date or its resolved relative date; events dated after it follow it. Same-day
+events run in the order (date, `order`, catalog position).
 """
 
 from __future__ import annotations
@@ -87,7 +89,7 @@ def resolve_dates(events: list[Event], calendar: WorkingCalendar) -> dict[str, d
         current = event
         while current.id not in dates:
             if current.date is not None:
-                dates[current.id] = current.date
+                dates[current.id] = _slipped(current, current.date)
                 break
             if current.id in path:
                 cycle = " -> ".join(path[path.index(current.id) :] + [current.id])
@@ -111,9 +113,10 @@ def resolve_dates(events: list[Event], calendar: WorkingCalendar) -> dict[str, d
             base = dates[after.event]
             try:
                 if after.working_days is not None:
-                    dates[event_id] = calendar.add_working_days(base, after.working_days)
+                    day = calendar.add_working_days(base, after.working_days)
                 else:
-                    dates[event_id] = base + dt.timedelta(days=after.days)
+                    day = base + dt.timedelta(days=after.days)
+                dates[event_id] = _slipped(by_id[event_id], day)
             except OverflowError:
                 raise ScheduleError(
                     event_id,
@@ -122,6 +125,22 @@ def resolve_dates(events: list[Event], calendar: WorkingCalendar) -> dict[str, d
                     "give the event (or the one it follows) a date inside the horizon",
                 ) from None
     return dates
+
+
+def _slipped(event: Event, day: dt.date) -> dt.date:
+    """The day an event happens: its date moved by its slip, rounded to whole days."""
+    slip = round(event.slip_days)
+    if not slip:
+        return day
+    try:
+        return day + dt.timedelta(days=slip)
+    except OverflowError:
+        raise ScheduleError(
+            event.id,
+            f"its date {day} plus its slip of {slip} days falls outside the dates a calendar "
+            f"can hold ({dt.date.min}..{dt.date.max})",
+            "give the event a date inside the horizon",
+        ) from None
 
 
 def resolve(scenario: Scenario, branch_id: str | None) -> list[Scheduled]:

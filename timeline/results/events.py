@@ -54,7 +54,10 @@ def rows(result: RunResult, scenario: Scenario) -> list[tuple]:
             old, new = state.flat(), after.flat()
             changes = [f"{k} {old[k]} -> {new[k]}" for k in new if old[k] != new[k]]
             state = after
-            detail = "; ".join(p for p in [event.outcome.strip(), ", ".join(changes)] if p)
+            slip = round(event.slip_days)
+            slipped = f"slipped {slip} days past its stated date" if slip else ""
+            parts = [event.outcome.strip(), ", ".join(changes), slipped]
+            detail = "; ".join(p for p in parts if p)
             out.append(
                 (
                     r.day,
