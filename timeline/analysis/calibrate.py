@@ -5,7 +5,9 @@ the priors; each set runs `runs` replicates of the `history` branch up to the en
 target month; the score of a set is the root mean square of (simulated median - observed) over
 the monthly flow-index targets and the licence statistics (each with its weight); the `accept`
 sets with the smallest distance are the posterior (approximate Bayesian computation by
-rejection). Only flows and licence statistics are fitted: stop dates are what the model
+rejection). With `recheck`, the closest `recheck` sets are first run again `recheck_runs` times
+on fresh replicates and the posterior is chosen by those reruns alone, so that a set is not kept
+for one lucky screening. Only flows and licence statistics are fitted: stop dates are what the model
 predicts, never a target.
 """
 

@@ -361,7 +361,7 @@ class Supply:
             office.at(channel.dry_day, DRY, self, channel.index)
 
     def _valid_days(self, office: Office, channel: Channel) -> int:
-        """How long the licence just approved runs: licences are per contract, so their
+        """How long the licence just approved runs: licences are per cargo, so their
         lengths vary; the u-quantile of a lognormal (median `valid_days`, p90 x spread)."""
         u = office.streams.uniform("valid", self.firm.id, channel.index, channel.applications)
         return max(1, review_days(office.valid_days, office.valid_spread, u))

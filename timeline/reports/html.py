@@ -788,8 +788,9 @@ LOGIC = (
     "A buyer's rare-earth purchases run through channels (direct from China or not, civil or "
     "defence). A channel whose elements are licensed applies; the review takes a drawn number "
     "of China's working days, the decision approves with the chance in force that day, a "
-    "denial is followed by a shorter re-review, and an approved licence lapses after its "
-    "validity. Goods already shipped, and exports already declared, keep arriving for a while "
+    "denial is followed by a re-review, and an approved licence covers one cargo: it lapses "
+    "after a drawn number of days, and the buyer files for the next one some working days "
+    "before. Goods already shipped, and exports already declared, keep arriving for a while "
     "after a cut; after an approval goods arrive by air or by sea.",
     "A supplier that is curtailed or stopped cuts its customers' supply of its part by its "
     "share of that part; they drain their buffer of it and are curtailed or stop in turn.",
@@ -808,7 +809,8 @@ LEAVES_OUT = (
     "A stopped plant does not bank partial deliveries beyond its cap; suppliers' parts refill "
     "at the same restock rate as rare earths; the output rate follows the scarcest input "
     "exactly (no minimum viable rate).",
-    "Licence validity is one number for every licence; real licences were per contract.",
+    "How long one cargo's licence lasts, how early the next is filed and which US automotive "
+    "buyers the June 2025 temporary licences reached are calibrated, not reported figures.",
     "The firm table and approval chances are priors (labelled assumptions) or values "
     "calibrated to 2025's export and licence statistics, not audited firm data; read branches "
     "against each other rather than as forecasts of absolute losses.",
