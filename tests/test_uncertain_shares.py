@@ -138,30 +138,25 @@ def test_a_share_range_outside_0_to_1_is_refused(fields, problem):
         _scenario([firm("s"), firm("c", **fields)])
 
 
-def test_a_magnet_link_share_whose_range_with_china_exceeds_one_is_refused():
-    with pytest.raises(TimelineError, match=r"magnet suppliers \(uniform\(0.1 0.5\), at most 0.5"):
-        _scenario(
-            [
-                firm("m", sector="magnets-test"),
-                firm(
-                    "p",
-                    elements=["Dy"],
-                    china_share=0.6,
-                    suppliers=[{"firm": "m", "buffer_days": 5.0, "share": "uniform(0.1 0.5)"}],
-                ),
-            ]
-        )
-    _scenario(  # at most 0.4 with 0.6 from China: accepted
+def _magnet_buyer(share: str):
+    """A magnet maker and a buyer taking 0.6 from China and `share` from the magnet maker."""
+    return _scenario(
         [
             firm("m", sector="magnets-test"),
             firm(
                 "p",
                 elements=["Dy"],
                 china_share=0.6,
-                suppliers=[{"firm": "m", "buffer_days": 5.0, "share": "uniform(0.1 0.4)"}],
+                suppliers=[{"firm": "m", "buffer_days": 5.0, "share": share}],
             ),
         ]
     )
+
+
+def test_a_magnet_link_share_whose_range_with_china_exceeds_one_is_refused():
+    with pytest.raises(TimelineError, match=r"magnet suppliers \(uniform\(0.1 0.5\), at most 0.5"):
+        _magnet_buyer("uniform(0.1 0.5)")
+    _magnet_buyer("uniform(0.1 0.4)")  # at most 0.4 with 0.6 from China: accepted
 
 
 # --- in the firm table ----------------------------------------------------------------------

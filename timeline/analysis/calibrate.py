@@ -188,9 +188,10 @@ def _init(scenario: Scenario, priors: Priors) -> None:
     _STATE = (scenario, priors)
 
 
-def _task(index: int, values: dict[str, float], runs: int | None, first_run: int) -> SetResult:
+def _task(task: tuple) -> SetResult:
+    """In a worker: `evaluate` one (index, values, runs, first_run)."""
     assert _STATE is not None
-    return evaluate(_STATE[0], _STATE[1], index, values, runs, first_run)
+    return evaluate(_STATE[0], _STATE[1], *task)
 
 
 def calibrate(
@@ -202,33 +203,31 @@ def calibrate(
     """Every sampled set, scored, in sample order (the same whatever `jobs`). With a recheck,
     the closest sets of the screening are replaced by their rerun on fresh draws."""
     sets = sample(priors)
-    method = priors.method
     if jobs <= 1:
-
-        def run_all(tasks):
-            out = []
-            for task in tasks:
-                out.append(evaluate(scenario, priors, *task))
-                if progress:
-                    progress(1)
-            return out
-
-        return _screen_and_recheck(sets, method, run_all)
+        return _screen_and_recheck(
+            sets,
+            priors.method,
+            lambda tasks: (evaluate(scenario, priors, *t) for t in tasks),
+            progress,
+        )
     with ProcessPoolExecutor(jobs, initializer=_init, initargs=(scenario, priors)) as pool:
-
-        def run_all(tasks):
-            futures = [pool.submit(_task, *task) for task in tasks]
-            out = []
-            for future in futures:
-                out.append(future.result())
-                if progress:
-                    progress(1)
-            return out
-
-        return _screen_and_recheck(sets, method, run_all)
+        return _screen_and_recheck(
+            sets, priors.method, lambda tasks: pool.map(_task, tasks), progress
+        )
 
 
-def _screen_and_recheck(sets, method: Method, run_all) -> list[SetResult]:
+def _screen_and_recheck(sets, method: Method, run, progress) -> list[SetResult]:
+    """Score every set; with a recheck, replace the closest by their rerun on fresh draws.
+    `run(tasks)` yields each task's SetResult in task order."""
+
+    def run_all(tasks: list[tuple]) -> list[SetResult]:
+        out = []
+        for result in run(tasks):
+            out.append(result)
+            if progress:
+                progress(1)
+        return out
+
     results = run_all([(i, values, None, 0) for i, values in enumerate(sets)])
     if method.recheck:
         closest = sorted(results, key=lambda r: (r.distance, r.index))[: method.recheck]
