@@ -187,8 +187,7 @@ def save_state(scenario: Scenario, branch: str, seed: int, replicate: int, day: 
     days = (variant.end - variant.start).days + 1
     world = World(variant, branch, Streams(seed, replicate), days, record=False)
     world.start()
-    world.run(until=(day - variant.start).days)
-    world.env.run(until=(day - variant.start).days + 1e-9)
+    world.run_day((day - variant.start).days)
     return state_csv(starts_of(world), scenario)
 
 

@@ -90,12 +90,27 @@ class Plant:
                 rate = min(rate, item.avail)
         return max(0.0, min(1.0, rate))
 
+    def drifts(self) -> list[float]:
+        """Each input's `drift` at the current rate, in the order of `inputs` (one pass: the
+        plant's hot path)."""
+        rate = self.rate
+        full = 1.0 + self.restock
+        out = []
+        for item in self.inputs:
+            level, cap = item.level, item.cap
+            if item.avail >= 1.0 - EPS:
+                change = (full if level < cap - EPS else rate) - rate
+            else:
+                change = item.avail - rate
+            out.append(0.0 if level >= cap - EPS and change > 0 else change)
+        return out
+
     def advance(self, now: int) -> None:
         """Bring every stock from the last update to `now` (rates are constant in between)."""
         elapsed = now - self.updated
         if elapsed > 0:
-            for item in self.inputs:
-                level = item.level + self.drift(item) * elapsed
+            for item, change in zip(self.inputs, self.drifts(), strict=True):
+                level = item.level + change * elapsed
                 item.level = min(item.cap, max(0.0, level))
         self.updated = now
 
@@ -113,7 +128,12 @@ class Plant:
         """Re-evaluate at `world.now`: stop, curtail, restart, risk; then schedule a wake-up."""
         now = world.now
         self.advance(now)
-        cut = any(item.avail < 1.0 - EPS for item in self.inputs)
+        inputs = self.inputs
+        cut = False
+        for item in inputs:
+            if item.avail < 1.0 - EPS:
+                cut = True
+                break
         if cut and self.first_cut is None:
             self.first_cut = now
         if self.stopped_since is None:
@@ -123,20 +143,32 @@ class Plant:
             elif abs(rate - self.rate) > EPS:
                 self._set_rate(world, rate)
         else:
-            ready = all(
-                item.avail >= 1.0 - EPS or item.level >= min(self.threshold, item.cap) - EPS
-                for item in self.inputs
-            )
-            if not ready or any(i.avail <= EPS and i.level <= EPS for i in self.inputs):
+            ready = True
+            threshold = self.threshold
+            for item in inputs:
+                if item.avail < 1.0 - EPS and item.level < min(threshold, item.cap) - EPS:
+                    ready = False
+                    break
+                if item.avail <= EPS and item.level <= EPS:
+                    ready = False
+                    break
+            if not ready:
                 self.restart_day = None
             elif self.restart_day is None:
                 self.restart_day = now + self.ramp
             if self.restart_day is not None and now >= self.restart_day:
                 self.restart_day = None
                 self._set_rate(world, max(self.target_rate(), EPS))
-        drifts = [self.drift(item) for item in self.inputs]  # at the rate just set
+        drifts = self.drifts()  # at the rate just set
         empty = self._days_to_empty(drifts) if self.stopped_since is None else math.inf
-        self._risk(world, now, empty)
+        # the at-risk window: open while a stock will run out within `at_risk` days
+        soon = self.stopped_since is None and empty <= self.at_risk + EPS
+        if soon:
+            if self.at_risk_since is None:
+                self.at_risk_since = now
+        elif self.at_risk_since is not None:
+            world.at_risk(self, self.at_risk_since, now)
+            self.at_risk_since = None
         if self.first_cut is not None and self.recovered is None and not cut and self.rate >= 1:
             self.recovered = now
         self._schedule(world, now, drifts, empty)
@@ -168,18 +200,9 @@ class Plant:
                 world.record(now, Kind.CURTAILED, self.index, a=self.cause(), x=rate)
         world.rate_changed(self, now, before)
 
-    def _risk(self, world: Clock, now: int, empty: float) -> None:
-        """Open or close the at-risk window; `empty`: days until a stock runs out."""
-        soon = self.stopped_since is None and empty <= self.at_risk + EPS
-        if soon and self.at_risk_since is None:
-            self.at_risk_since = now
-        elif not soon and self.at_risk_since is not None:
-            world.at_risk(self, self.at_risk_since, now)
-            self.at_risk_since = None
-
     def days_to_empty(self) -> float:
         """Days until the first stock that limits the rate runs out at the current rate."""
-        return self._days_to_empty([self.drift(item) for item in self.inputs])
+        return self._days_to_empty(self.drifts())
 
     def _days_to_empty(self, drifts: list[float]) -> float:
         """`days_to_empty` with each input's drift given (in the order of `inputs`)."""
@@ -206,10 +229,15 @@ class Plant:
                     candidates.append((goal - item.level) / self.inflow(item))
         for item, change in zip(self.inputs, drifts, strict=True):
             # a stock reaching its cap changes what the plant buys
-            if item.avail >= 1.0 - EPS and item.level < item.cap - EPS and change > EPS:
+            if change > EPS and item.avail >= 1.0 - EPS and item.level < item.cap - EPS:
                 candidates.append((item.cap - item.level) / change)
-        waits = [math.ceil(c - EPS) for c in candidates if c > EPS]
-        day = now + max(1, min(waits)) if waits else None
+        wait = 0
+        for c in candidates:
+            if c > EPS:
+                days = math.ceil(c - EPS)
+                if wait == 0 or days < wait:
+                    wait = days
+        day = now + max(1, wait) if wait else None  # every wait is at least 1 day
         if day != self.wake_day or day is None:
             self.wake_day = day
             if day is not None:

@@ -100,19 +100,23 @@ class RunResult:
 
 
 class _Call(Event):
-    """A timer that calls `fn(*args)` when due: one SimPy event, no process around it."""
+    """A timer that calls `fn(*args)` on `day`: one SimPy event, no process around it. When
+    it fires, the world's clock (`World.now`) is set to its day first."""
 
-    def __init__(self, env: simpy.Environment, day: int, priority: int, fn, *args) -> None:
+    def __init__(self, world: World, day: int, priority: int, fn, args: tuple) -> None:
+        env = world.env
         self.env = env
-        self.callbacks = [self._fire]
+        self.callbacks = [_fire]
         self._ok = True
         self._value = None
-        self._call = (fn, args)
+        self._call = (world, day, fn, args)
         env.schedule(self, priority, day - env.now)
 
-    def _fire(self, _event: Event) -> None:
-        fn, args = self._call
-        fn(*args)
+
+def _fire(event: _Call) -> None:
+    world, day, fn, args = event._call
+    world.now = day
+    fn(*args)
 
 
 class World:
@@ -157,6 +161,7 @@ class World:
         parameters = scenario.parameters
         self.scenario = scenario
         self.env = env
+        self.now = int(env.now)  # the day; set as each timer fires (`_fire`) and by `run`
         self.start_date = scenario.start
         self.calendar = scenario.calendar
         self.streams = streams
@@ -229,10 +234,6 @@ class World:
         return plants, supplies
 
     # --- time -----------------------------------------------------------------------------------
-    @property
-    def now(self) -> int:
-        return int(self.env.now)
-
     def day(self, date: dt.date) -> int:
         return (date - self.start_date).days
 
@@ -241,15 +242,8 @@ class World:
 
     # --- timers ---------------------------------------------------------------------------------
     def at(self, day: int, kind: int, supply: Supply, channel: int) -> None:
-        _Call(
-            self.env,
-            day,
-            kind * _CLASS + supply.firm_index * 4 + channel,
-            self._due,
-            kind,
-            supply,
-            channel,
-        )
+        priority = kind * _CLASS + supply.firm_index * 4 + channel
+        _Call(self, day, priority, self._due, (kind, supply, channel))
 
     def _due(self, kind: int, supply: Supply, channel: int) -> None:
         target = supply.channels[channel]
@@ -267,7 +261,7 @@ class World:
             supply.renew(self, target)
 
     def wake(self, plant: Plant, day: int) -> None:
-        _Call(self.env, day, WAKE * _CLASS + plant.index * 4, self._woken, plant, day)
+        _Call(self, day, WAKE * _CLASS + plant.index * 4, self._woken, (plant, day))
 
     def _woken(self, plant: Plant, day: int) -> None:
         if plant.wake_day == day:
@@ -325,6 +319,7 @@ class World:
             timer._ok, timer._value = True, None
             self.env.schedule(timer, POLICY, day - self.env.now)
             yield timer
+            self.now = day
             self.next_batch += 1
             self.apply_batch(items)
 
@@ -355,8 +350,17 @@ class World:
         self.env.process(self._policy_process())
 
     def run(self, until: int) -> None:
+        """Run every event before day `until` (the world then stands at the start of it)."""
         with collector_paused():
             self.env.run(until=until)
+        self.now = int(self.env.now)
+
+    def run_day(self, day: int) -> None:
+        """Run every event of `day` too (the world then stands at its end)."""
+        self.run(until=day)
+        with collector_paused():
+            self.env.run(until=day + 1e-9)
+        self.now = day
 
     def finish(self) -> RunResult:
         end = self.result.days
@@ -496,8 +500,7 @@ def simulate(
         from timeline.engine.start import apply_starts, forget_before
 
         day = min(max((first - scenario.start).days, 0), max(days, 1))
-        world.run(until=day)
-        world.env.run(until=day + 1e-9)  # the policy batch of that day first
+        world.run_day(day)  # the policy batch of that day first
         apply_starts(world, starts)
         forget_before(world)
     world.run(until=max(days, 1))
