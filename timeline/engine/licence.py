@@ -41,6 +41,7 @@ if TYPE_CHECKING:
 _NORMAL = NormalDist()  # the standard normal
 _Z90 = _NORMAL.inv_cdf(0.9)
 ELEMENT_BITS = {symbol: 1 << i for i, symbol in enumerate(sorted(RARE_EARTHS))}
+# the direct channels come first (0 and 1): `Supply.china_flow` relies on it
 CHANNELS = (("direct", "civil"), ("direct", "defence"), ("other", "civil"), ("other", "defence"))
 
 
@@ -158,7 +159,10 @@ class Supply:
 
     def avail(self) -> float:
         """The share of normal rare-earth supply arriving now."""
-        other = self.rest + sum(share * rate for share, rate in self.magnets.values())
+        magnets = 0
+        for share, rate in self.magnets.values():
+            magnets += share * rate
+        other = self.rest + magnets
         civil = 1.0 - self.defence
         total = 0.0
         for channel in self.channels:
@@ -170,17 +174,14 @@ class Supply:
     def china_flow(self) -> float:
         """The share of normal direct Chinese purchases that may ship now (licensed or not
         controlled): what China's customs count as exports, for flows.csv."""
-        if self.china <= 0:
+        china = self.china
+        if china <= 0:
             return 0.0
-        civil = 1.0 - self.defence
-        return (
-            sum(
-                (self.defence if c.end_use == "defence" else civil) * self.china  # share(c)
-                for c in self.channels
-                if c.route == "direct" and (c.ships_until is not None or not c.blocked)
-            )
-            / self.china
-        )
+        total = 0  # the sum of share(c) over the direct channels that ship (0 and 1)
+        for c in self.channels[:2]:
+            if c.ships_until is not None or c.general or c.controlled <= c.covered:
+                total += (self.defence if c.end_use == "defence" else 1.0 - self.defence) * china
+        return total / china
 
     # --- the regime changes -------------------------------------------------------------------
     def controlled(self, channel: Channel, policy: PolicyState) -> frozenset[str]:

@@ -493,26 +493,28 @@ def simulate(
     scenario = scenario_for(scenario, seed, replicate)  # posterior set and draws
     last = min(_as_date(until) or scenario.end, scenario.end)
     days = (last - scenario.start).days + 1
-    world = World(scenario, branch, Streams(seed, replicate), max(days, 1), record)
-    world.start()
-    first = _as_date(start_from)
-    if first is not None and starts is not None:
-        from timeline.engine.start import apply_starts, forget_before
+    with collector_paused():  # one pause for the whole run: one collection after it
+        world = World(scenario, branch, Streams(seed, replicate), max(days, 1), record)
+        world.start()
+        first = _as_date(start_from)
+        if first is not None and starts is not None:
+            from timeline.engine.start import apply_starts, forget_before
 
-        day = min(max((first - scenario.start).days, 0), max(days, 1))
-        world.run_day(day)  # the policy batch of that day first
-        apply_starts(world, starts)
-        forget_before(world)
-    world.run(until=max(days, 1))
-    return world.finish()
+            day = min(max((first - scenario.start).days, 0), max(days, 1))
+            world.run_day(day)  # the policy batch of that day first
+            apply_starts(world, starts)
+            forget_before(world)
+        world.run(until=max(days, 1))
+        return world.finish()
 
 
 def run_on(scenario: Scenario, branch: str, state: WorldState, until: int | None = None):
     """Continue a snapshot taken in any branch (on or before the branch point) in `branch`."""
     scenario = scenario_for(scenario, state.result.seed, state.result.replicate)
-    world = World.restore(scenario, state, branch)
-    world.run(until=until or world.result.days)
-    return world.finish()
+    with collector_paused():
+        world = World.restore(scenario, state, branch)
+        world.run(until=until or world.result.days)
+        return world.finish()
 
 
 def _as_date(value: dt.date | str | None) -> dt.date | None:
