@@ -3,10 +3,18 @@
 The engine knows nothing of files, terminals or pandas: it takes a validated `Scenario`, a
 branch id, a seed and a replicate number, and returns a `RunResult`.
 
-Order of events on one day, by construction (SimPy sorts by time, then priority): the policy
-batch first (priority 0: that day's events in schedule order, then the firms' licensing
-reacts), then licence decisions (1), then goods running dry or arriving (2), then plants waking
-by themselves (3); within a class, by firm and channel. A plant's reaction to a change from
+Time is kept in two layers. SimPy runs the policy process (one event per day with scheduled
+events) and one event per day on which a firm's timer is due; the firms' timers themselves (a
+licence decision, goods running dry or arriving, a plant waking) sit in a calendar of one small
+heap per day, which that day's SimPy event empties in priority order. A SimPy queue holding one
+event per timer grew with the network (every pending licence expiry and wake-up of 100,000
+firms) and its pops came to dominate large runs; a day's heap holds only that day's timers.
+
+Order of events on one day, by construction: the policy batch first (SimPy priority 0: that
+day's events in schedule order, then the firms' licensing reacts), then the day's timers (SimPy
+priority 1), by class: licence decisions (1), then goods running dry or arriving (2), then
+plants waking by themselves (3); within a class, by firm and channel; a timer set for today
+while the day runs takes its place in that order. A plant's reaction to a change from
 outside is immediate (a supplier's stop reaches its customers within the same step). Nothing
 depends on the order in which timers were created, so a world restored from a snapshot runs on
 exactly as the original.
@@ -18,6 +26,7 @@ import contextlib
 import copy
 import datetime as dt
 import gc
+import heapq
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -44,8 +53,9 @@ from timeline.model.schedule import Scheduled, resolve
 
 _LICENSING = ("licensed_elements", "extraterritorial", "extraterritorial_threshold_pct")
 _PACE = ("review_working_days", "review_spread", "rereview_working_days")
-_CLASS = 10**8  # priority = class * _CLASS + firm * 4 + channel
-POLICY, WAKE = 0, 3
+_CLASS = 10**8  # a timer's priority within its day = class * _CLASS + firm * 4 + channel
+POLICY, TIMERS = 0, 1  # SimPy priorities on a day: the policy batch, then the day's timers
+WAKE = 3
 
 
 @contextlib.contextmanager
@@ -99,26 +109,6 @@ class RunResult:
         return self.start + dt.timedelta(days=day)
 
 
-class _Call(Event):
-    """A timer that calls `fn(*args)` on `day`: one SimPy event, no process around it. When
-    it fires, the world's clock (`World.now`) is set to its day first."""
-
-    def __init__(self, world: World, day: int, priority: int, fn, args: tuple) -> None:
-        env = world.env
-        self.env = env
-        self.callbacks = [_fire]
-        self._ok = True
-        self._value = None
-        self._call = (world, day, fn, args)
-        env.schedule(self, priority, day - env.now)
-
-
-def _fire(event: _Call) -> None:
-    world, day, fn, args = event._call
-    world.now = day
-    fn(*args)
-
-
 class World:
     """The simulation of one branch: the policy process, plants, supplies and their records."""
 
@@ -161,7 +151,9 @@ class World:
         parameters = scenario.parameters
         self.scenario = scenario
         self.env = env
-        self.now = int(env.now)  # the day; set as each timer fires (`_fire`) and by `run`
+        self.now = int(env.now)  # the day; set as each day's timers run and by `run`
+        self.calendar_days: dict[int, list[tuple]] = {}  # day -> heap of its pending timers
+        self.timers = 0  # timers set so far (their sequence numbers)
         self.start_date = scenario.start
         self.calendar = scenario.calendar
         self.streams = streams
@@ -243,7 +235,35 @@ class World:
     # --- timers ---------------------------------------------------------------------------------
     def at(self, day: int, kind: int, supply: Supply, channel: int) -> None:
         priority = kind * _CLASS + supply.firm_index * 4 + channel
-        _Call(self, day, priority, self._due, (kind, supply, channel))
+        self._set(day, priority, self._due, (kind, supply, channel))
+
+    def _set(self, day: int, priority: int, fn, args: tuple) -> None:
+        """A timer: `fn(*args)` on `day`, in `priority` order among that day's timers (equal
+        priorities in the order they were set)."""
+        heap = self.calendar_days.get(day)
+        if heap is None:
+            heap = self.calendar_days[day] = []
+            tick = Event(self.env)
+            tick._ok, tick._value = True, day
+            tick.callbacks.append(self._run_timers)
+            self.env.schedule(tick, TIMERS, day - self.env.now)
+        self.timers += 1
+        heapq.heappush(heap, (priority, self.timers, fn, args))
+
+    def _run_timers(self, tick: Event) -> None:
+        """Run `day`'s timers in order, including those set for it while it runs."""
+        day = tick._value
+        heap = self.calendar_days[day]
+        self.now = day
+        pop = heapq.heappop
+        while heap:
+            _, _, fn, args = pop(heap)
+            fn(*args)
+        del self.calendar_days[day]
+
+    def pending_timers(self) -> int:
+        """Timers set and not yet run (superseded ones included)."""
+        return sum(len(heap) for heap in self.calendar_days.values())
 
     def _due(self, kind: int, supply: Supply, channel: int) -> None:
         target = supply.channels[channel]
@@ -261,7 +281,7 @@ class World:
             supply.renew(self, target)
 
     def wake(self, plant: Plant, day: int) -> None:
-        _Call(self, day, WAKE * _CLASS + plant.index * 4, self._woken, (plant, day))
+        self._set(day, WAKE * _CLASS + plant.index * 4, self._woken, (plant, day))
 
     def _woken(self, plant: Plant, day: int) -> None:
         if plant.wake_day == day:
