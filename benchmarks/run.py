@@ -104,14 +104,43 @@ class _CountingEnvironment(simpy.Environment):
 
 @contextlib.contextmanager
 def counting_envs():
-    """Within the block, every `simpy.Environment()` is a `_CountingEnvironment`."""
-    original = simpy.Environment
-    _CountingEnvironment.made = []
+    """Within the block, every `simpy.Environment()` is a `_CountingEnvironment`, and every
+    world built is registered too (`made.worlds`), so its calendar's timers can be counted."""
+    from timeline.engine.world import World
+
+    original, setup = simpy.Environment, World._setup
+    made = _Made()
+    _CountingEnvironment.made = made
+
+    def registered(world, *args, **kwargs):
+        made.worlds.append(world)
+        return setup(world, *args, **kwargs)
+
     simpy.Environment = _CountingEnvironment
+    World._setup = registered
     try:
-        yield _CountingEnvironment.made
+        yield made
     finally:
         simpy.Environment = original
+        World._setup = setup
+
+
+class _Made(list):
+    """The environments made in a `counting_envs` block, and (`worlds`) the worlds."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.worlds: list[Any] = []
+
+    def events(self) -> int:
+        """Engine events, counted as before the calendar (one per timer and per policy batch):
+        SimPy events processed, less those that only ran a day's timers, plus the firms'
+        timers run from the worlds' calendars."""
+        ticks = sum(w.ticks_run() for w in self.worlds)
+        return self.simpy_events() - ticks + sum(w.timers_run() for w in self.worlds)
+
+    def simpy_events(self) -> int:
+        return sum(processed(env) for env in self)
 
 
 def processed(env: simpy.Environment) -> int:
@@ -225,7 +254,8 @@ def engine_run(scenario, record: bool, freeze_world: bool = False) -> dict[str, 
     return {
         "cpu_s": cpu,
         "wall_s": wall,
-        "events": sum(processed(env) for env in made),
+        "events": made.events(),
+        "simpy_events": made.simpy_events(),
         "records": len(result.records),
         "changes": len(result.rates) + len(result.flows),
     }
@@ -359,7 +389,8 @@ def child_million(n: int, budget: float) -> dict[str, Any]:
     out["run_wall_s"] = time.perf_counter() - w0
     out["days_reached"], out["days"] = day, days
     out["finished"] = day >= days
-    out["events"] = sum(processed(env) for env in made)
+    out["events"] = made.events()
+    out["simpy_events"] = made.simpy_events()
     out["changes"] = len(world.result.rates) + len(world.result.flows)
     out["total_wall_s"] = time.perf_counter() - t0
     out["maxrss_mb"] = maxrss_mb()

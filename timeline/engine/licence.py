@@ -24,7 +24,6 @@ maker's output rate.
 
 from __future__ import annotations
 
-import datetime as dt
 import math
 from dataclasses import dataclass, field
 from statistics import NormalDist
@@ -33,7 +32,7 @@ from typing import TYPE_CHECKING, Protocol
 from timeline.engine.streams import Streams
 from timeline.engine.trace import Kind, Recorder
 from timeline.model.policy import RARE_EARTHS, PolicyState, destination_of
-from timeline.model.scenario import Firm, WorkingCalendar
+from timeline.model.scenario import Firm
 
 if TYPE_CHECKING:
     from timeline.engine.params import FirmParams
@@ -65,7 +64,6 @@ class Office(Protocol):
     now: int
     policy: PolicyState
     streams: Streams
-    calendar: WorkingCalendar
     record: Recorder
     air_share: float
     air_days: int
@@ -74,8 +72,8 @@ class Office(Protocol):
     valid_spread: float
     renew_ahead: int
 
-    def date(self, day: int) -> dt.date: ...
-    def day(self, date: dt.date) -> int: ...
+    def working_days_after(self, day: int, n: int) -> int: ...
+    def working_days_before(self, day: int, n: int) -> int: ...
     def at(self, day: int, kind: int, supply: Supply, channel: int) -> None: ...
     def feed(self, supply: Supply) -> None: ...
     def filed(self, supply: Supply, channel: Channel) -> int: ...
@@ -270,8 +268,7 @@ class Supply:
         days = review_days(median, policy.review_spread, u)
         if channel.rereview:
             days = max(days, 1)  # no same-day loop when review is 0 and approval 0
-        due = office.calendar.add_working_days(office.date(channel.applied_day), days)
-        return office.day(due), days
+        return office.working_days_after(channel.applied_day, days), days
 
     def file(self, office: Office, channel: Channel, since: int | None = None) -> None:
         """File an application now, or take one filed on day `since` as pending (its decision
@@ -374,8 +371,8 @@ class Supply:
         office.at(until, EXPIRE, self, channel.index)
         channel.renew_day = None
         if office.renew_ahead > 0:
-            start = office.calendar.working_days_before(office.date(until), office.renew_ahead)
-            channel.renew_day = max(office.now + 1, office.day(start))
+            start = office.working_days_before(until, office.renew_ahead)
+            channel.renew_day = max(office.now + 1, start)
             if channel.renew_day < until:
                 office.at(channel.renew_day, RENEW, self, channel.index)
             else:

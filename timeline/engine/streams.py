@@ -18,7 +18,6 @@ large network makes millions of draws.
 from __future__ import annotations
 
 import hashlib
-import struct
 
 import numpy as np
 
@@ -43,11 +42,9 @@ class Streams:
 
     def uniform(self, *key: str | int) -> float:
         """A number in (0, 1), the same for the same key in every run of this seed/replicate."""
-        data = "\x1f".join(map(str, key)).encode()
         keyed = self._keyed.copy()
-        keyed.update(data)
-        digest = keyed.digest()
-        (bits,) = struct.unpack("<Q", digest)
+        keyed.update("\x1f".join(map(str, key)).encode())
+        bits = int.from_bytes(keyed.digest(), "little")
         return ((bits >> 11) + 0.5) * _SCALE
 
     def __reduce__(self):

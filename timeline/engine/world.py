@@ -154,8 +154,11 @@ class World:
         self.now = int(env.now)  # the day; set as each day's timers run and by `run`
         self.calendar_days: dict[int, list[tuple]] = {}  # day -> heap of its pending timers
         self.timers = 0  # timers set so far (their sequence numbers)
+        self.ticks = 0  # SimPy events set so far to run a day's timers
         self.start_date = scenario.start
         self.calendar = scenario.calendar
+        self._after: dict[tuple[int, int], int] = {}  # working_days_after, remembered
+        self._before: dict[tuple[int, int], int] = {}
         self.streams = streams
         self.policy = policy
         self.air_share = parameters.air_freight_share.value
@@ -232,6 +235,25 @@ class World:
     def date(self, day: int) -> dt.date:
         return self.start_date + dt.timedelta(days=day)
 
+    def working_days_after(self, day: int, n: int) -> int:
+        """The day on which `n` of China's working days after `day` have passed (`day` itself
+        does not count; `n == 0` gives `day`). Remembered: many firms file on the same day."""
+        key = (day, n)
+        due = self._after.get(key)
+        if due is None:
+            due = self.day(self.calendar.add_working_days(self.date(day), n))
+            self._after[key] = due
+        return due
+
+    def working_days_before(self, day: int, n: int) -> int:
+        """The working day from which `n` working days run to `day` (`n == 0` gives `day`)."""
+        key = (day, n)
+        start = self._before.get(key)
+        if start is None:
+            start = self.day(self.calendar.working_days_before(self.date(day), n))
+            self._before[key] = start
+        return start
+
     # --- timers ---------------------------------------------------------------------------------
     def at(self, day: int, kind: int, supply: Supply, channel: int) -> None:
         priority = kind * _CLASS + supply.firm_index * 4 + channel
@@ -243,6 +265,7 @@ class World:
         heap = self.calendar_days.get(day)
         if heap is None:
             heap = self.calendar_days[day] = []
+            self.ticks += 1
             tick = Event(self.env)
             tick._ok, tick._value = True, day
             tick.callbacks.append(self._run_timers)
@@ -261,9 +284,13 @@ class World:
             fn(*args)
         del self.calendar_days[day]
 
-    def pending_timers(self) -> int:
-        """Timers set and not yet run (superseded ones included)."""
-        return sum(len(heap) for heap in self.calendar_days.values())
+    def timers_run(self) -> int:
+        """Timers run so far (superseded ones included: they fire and find nothing to do)."""
+        return self.timers - sum(len(heap) for heap in self.calendar_days.values())
+
+    def ticks_run(self) -> int:
+        """SimPy events run so far that ran a day's timers."""
+        return self.ticks - len(self.calendar_days)
 
     def _due(self, kind: int, supply: Supply, channel: int) -> None:
         target = supply.channels[channel]
