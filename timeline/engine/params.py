@@ -82,6 +82,18 @@ def _china(firm: Firm, streams: Streams) -> float:
     return _share(firm.china_share, streams, firm.id, "china")
 
 
+def params_for(scenario: Scenario, streams: Streams) -> list[FirmParams]:
+    """`draw_params`, remembered for the last replicate drawn (one entry, replaced whole): an
+    ensemble runs every branch of a replicate in turn, and the draws are the same in each."""
+    last: list[tuple[tuple[int, int], list[FirmParams]]] = scenario.cached("params", list)
+    key = (streams.seed, streams.replicate)
+    if last and last[0][0] == key:
+        return last[0][1]
+    params = draw_params(scenario, streams)
+    last[:] = [(key, params)]
+    return params
+
+
 def draw_params(scenario: Scenario, streams: Streams) -> list[FirmParams]:
     """Every firm's numbers for the replicate of `streams`."""
     spread = {name: s.factor for name, s in scenario.uncertainty.items()}

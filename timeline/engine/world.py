@@ -44,7 +44,7 @@ from timeline.engine.licence import (
     Channel,
     Supply,
 )
-from timeline.engine.params import FirmParams, draw_params, scenario_for
+from timeline.engine.params import FirmParams, params_for, scenario_for
 from timeline.engine.streams import Streams
 from timeline.engine.trace import Kind, NullRecorder, Record, Recorder
 from timeline.model.policy import PolicyState
@@ -139,7 +139,7 @@ class World:
         self.batches = self._batches(schedule)
         self.next_batch = 0
         with collector_paused():
-            self.result.params = draw_params(scenario, streams)
+            self.result.params = params_for(scenario, streams)
             self.plants, self.supplies = self._build(scenario, self.result.params)
         self.by_firm = {s.firm_index: s for s in self.supplies}
         self.china = [0.0] * len(self.plants)
@@ -157,8 +157,9 @@ class World:
         self.ticks = 0  # SimPy events set so far to run a day's timers
         self.start_date = scenario.start
         self.calendar = scenario.calendar
-        self._after: dict[tuple[int, int], int] = {}  # working_days_after, remembered
-        self._before: dict[tuple[int, int], int] = {}
+        # working-day sums, remembered for the scenario (its start and calendar fix them)
+        self._after: dict[tuple[int, int], int] = scenario.cached("working_days_after", dict)
+        self._before: dict[tuple[int, int], int] = scenario.cached("working_days_before", dict)
         self.streams = streams
         self.policy = policy
         self.air_share = parameters.air_freight_share.value
@@ -237,7 +238,8 @@ class World:
 
     def working_days_after(self, day: int, n: int) -> int:
         """The day on which `n` of China's working days after `day` have passed (`day` itself
-        does not count; `n == 0` gives `day`). Remembered: many firms file on the same day."""
+        does not count; `n == 0` gives `day`). Remembered: many firms file on the same day, and
+        every run of the scenario asks the same sums."""
         key = (day, n)
         due = self._after.get(key)
         if due is None:
