@@ -9,10 +9,15 @@ Prints each figure and writes `benchmarks/results.json` (`--out` to change). Wha
    SimPy event (events counted by SimPy's own event ids: scheduled less still queued), with 100
    processes (the reference of every ratio: a queue about as short as the default scenario's)
    and with 10,000 (what a deep event queue costs SimPy itself);
-2. the default scenario (branch `decouple`): CPU time per SimPy event and per state change, as
-   ratios to the baseline's per-event cost measured in between (interleaved). A state change is
-   a record of `simulate(..., record=True).records`, or (record=False) a change point of a
-   plant's output rate or of a buyer's Chinese flow (`rates` + `flows`);
+2. the default scenario (branch `decouple`): CPU time per engine event and per state change,
+   as ratios to the baseline's per-event cost measured in between (interleaved). A state change
+   is a record of `simulate(..., record=True).records`, or (record=False) a change point of a
+   plant's output rate or of a buyer's Chinese flow (`rates` + `flows`). Engine events are
+   counted as before the engine kept the firms' timers in its own per-day calendar
+   (2026-11-30): one per timer run (a licence decision, goods running dry or arriving, a plant
+   waking; superseded ones included) and one per SimPy event other than the per-day events that
+   run the timers (the policy batches): the events the engine had as SimPy events before, so
+   the ratios compare across that change (`events`; `simpy_events` is SimPy's own count);
 3. generated networks (`timeline.io.generate`) of 43 ... 100,000 firms, branch `decouple`,
    record=False, each size in its own subprocess (so `ru_maxrss` is that size's peak): CPU time
    per state change, its ratio to the 43-firm figure and to a baseline measured in that
