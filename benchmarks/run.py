@@ -239,6 +239,7 @@ def baseline(cfg: dict[str, Any], repeat: int = 5) -> dict[str, Any]:
 def engine_run(scenario, record: bool, freeze_world: bool = False) -> dict[str, Any]:
     """One run of `BRANCH` through `simulate`: CPU and wall time, SimPy events, state changes.
     `freeze_world`: the same steps as `simulate`, with `gc.freeze()` once the world is built."""
+    from timeline.engine.params import scenario_for
     from timeline.engine.streams import Streams
     from timeline.engine.world import World, simulate
 
@@ -254,6 +255,9 @@ def engine_run(scenario, record: bool, freeze_world: bool = False) -> dict[str, 
     def plain():
         return simulate(scenario, BRANCH, record=record)
 
+    # each timed run draws its firms' numbers, as a single run does (the engine keeps the last
+    # replicate's draws for an ensemble's other branches: `timeline.engine.params.params_for`)
+    scenario_for(scenario, 0, 0).cached("params", list).clear()
     with counting_envs() as made:
         cpu, wall, result = clocks(frozen if freeze_world else plain)
     return {
