@@ -76,13 +76,6 @@ class Plant:
             return 1.0 + self.restock if item.level < item.cap - EPS else self.rate
         return item.avail
 
-    def drift(self, item: Input) -> float:
-        """The stock's change per day at the current rate."""
-        change = self.inflow(item) - self.rate
-        if item.level >= item.cap - EPS and change > 0:
-            return 0.0
-        return change
-
     def target_rate(self) -> float:
         rate = 1.0
         for item in self.inputs:
@@ -91,8 +84,9 @@ class Plant:
         return max(0.0, min(1.0, rate))
 
     def drifts(self) -> list[float]:
-        """Each input's `drift` at the current rate, in the order of `inputs` (one pass: the
-        plant's hot path)."""
+        """Each input stock's change per day at the current rate, in the order of `inputs`:
+        its `inflow` less the rate, and nothing above its cap (`inflow` written out in one
+        pass: this is the plant's hot path)."""
         rate = self.rate
         full = 1.0 + self.restock
         out = []
