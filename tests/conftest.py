@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,6 +19,17 @@ D = dt.date.fromisoformat
 @pytest.fixture(scope="session")
 def default_scenario() -> Scenario:
     return load_scenario()
+
+
+def drawn_in_run_json(scenario: Scenario, out: Path, runs: int) -> dict[str, str]:
+    """Simulate `decouple`, write its files under `out`, and return what its run.json lists
+    as drawn per run (parameter name -> distribution)."""
+    from timeline.run import simulate_branches, write_simulation
+
+    sim = simulate_branches(scenario, "decouple", runs=runs, seed=0, jobs=1)
+    write_simulation(sim, out, "test", "2026-01-01T00:00:00+00:00")
+    meta = json.loads((out / "decouple" / "run.json").read_text())
+    return {p["name"]: p["value"] for p in meta["parameters"] if "drawn" in p["name"]}
 
 
 def approval(civil: float = 1.0, defence: float = 1.0) -> dict[str, dict[str, float]]:

@@ -5,13 +5,12 @@ keyed by its place (the same in every branch), and its whole range is checked at
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 import shutil
 from pathlib import Path
 
 import pytest
-from conftest import event, firm, key_events, make_scenario
+from conftest import drawn_in_run_json, event, firm, key_events, make_scenario
 from pydantic import ValidationError
 from typer.testing import CliRunner
 
@@ -184,13 +183,8 @@ def test_ensembles_with_slips_do_not_depend_on_jobs(folder):
 
 
 def test_run_json_and_the_event_log_show_the_slips(folder, tmp_path):
-    from timeline.run import simulate_branches, write_simulation
-
     scenario = load_scenario(folder)
-    sim = simulate_branches(scenario, "decouple", runs=1, seed=0, jobs=1)
-    write_simulation(sim, tmp_path / "out", "test", "2026-01-01T00:00:00+00:00")
-    meta = json.loads((tmp_path / "out" / "decouple" / "run.json").read_text())
-    drawn = {p["name"]: p["value"] for p in meta["parameters"] if "drawn" in p["name"]}
+    drawn = drawn_in_run_json(scenario, tmp_path / "out", runs=1)
     assert drawn == {
         f"{SEP_SLIP} (drawn per run)": "uniform(0, 20)",
         f"{BANK_SLIP} (drawn per run)": "triangular(0, 10, 40)",

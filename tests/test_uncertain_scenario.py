@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from conftest import drawn_in_run_json
 
 from timeline.engine.params import scenario_for
 from timeline.engine.world import simulate
@@ -145,15 +146,7 @@ def test_the_cell_notation_works_as_text_in_yaml(folder):
 
 
 def test_run_json_lists_each_drawn_number_with_its_distribution(folder, tmp_path):
-    import json
-
-    from timeline.run import simulate_branches, write_simulation
-
-    scenario = load_scenario(folder)
-    sim = simulate_branches(scenario, "decouple", runs=2, seed=0, jobs=1)
-    write_simulation(sim, tmp_path / "out", "test", "2026-01-01T00:00:00+00:00")
-    meta = json.loads((tmp_path / "out" / "decouple" / "run.json").read_text())
-    drawn = {p["name"]: p["value"] for p in meta["parameters"] if "drawn" in p["name"]}
+    drawn = drawn_in_run_json(load_scenario(folder), tmp_path / "out", runs=2)
     assert drawn[f"{AIR} (drawn per run)"] == "uniform(0.2, 0.8)"
     assert len(drawn) == 3
 
