@@ -324,3 +324,32 @@ def test_engine_does_not_import_pandas():
         "print(sorted(m for m in sys.modules if m == 'pandas' or m.startswith('pandas.'))[:3])\n"
     )
     assert out.strip() == "[]", f"pandas imported with the engine: {out.strip()}"
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--help"],
+        ["simulate", "--help"],
+        ["branches"],
+        ["validate"],
+        ["events", "--branch", "decouple"],
+    ],
+)
+def test_light_commands_do_not_import_pandas(argv):
+    """Help, `branches`, `validate` and `events` answer without loading pandas (about 2 s of
+    imports): only the commands that build tables pay for it. The command must also have
+    worked (exit 0 and its usual output)."""
+    out = python(
+        "import sys\n"
+        f"sys.argv = ['timeline', *{argv!r}]\n"
+        "from timeline.cli import app\n"
+        "try:\n"
+        "    app()\n"
+        "except SystemExit as stop:\n"
+        "    assert not stop.code, stop.code\n"
+        "names = sorted(m for m in sys.modules if m.split('.')[0] == 'pandas')\n"
+        "print('PANDAS', names[:3])\n"
+    )
+    assert "PANDAS []" in out, f"{argv}: pandas imported: {out.splitlines()[-1]}"
+    assert len(out.splitlines()) > 1, f"{argv}: the command printed nothing"

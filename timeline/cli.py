@@ -21,10 +21,10 @@ import typer
 from timeline.cli_errors import OneLineGroup, echo, run_guarded
 from timeline.errors import TimelineError
 from timeline.io.loader import load_scenario
-from timeline.model.schedule import resolve
-from timeline.run import ALL, branch_ids, simulate_branches, write_simulation
-from timeline.run import save_state as state_file_of
-from timeline.summary import print_summary, progress_bar, status
+from timeline.model.schedule import ALL, branch_ids, resolve
+
+# `timeline.run` and `timeline.summary` (pandas, about 2 s to import) are imported by the
+# commands that run simulations: `--help`, `branches`, `events` and `validate` need neither.
 
 
 def _plain(command: Any) -> None:
@@ -213,6 +213,10 @@ def simulate(
     """
 
     def job() -> None:
+        from timeline.run import save_state as state_file_of
+        from timeline.run import simulate_branches, write_simulation
+        from timeline.summary import print_summary, progress_bar, status
+
         last = _date(until, "--until")
         loaded = load_scenario(scenario, firms)
         if last is not None and last < loaded.start:

@@ -15,9 +15,8 @@ from timeline.ensemble.runner import Progress, run_ensemble
 from timeline.errors import TimelineError
 from timeline.io.output import csv_bytes, run_json, write_output_set
 from timeline.model.scenario import KEY_EVENTS, Scenario
+from timeline.model.schedule import ALL, branch_ids  # noqa: F401  (re-exported)
 from timeline.results import tables
-
-ALL = "all"
 
 
 @dataclass
@@ -54,20 +53,6 @@ def package_version() -> str:
         return version("timeline")
     except PackageNotFoundError:  # pragma: no cover - running from a source tree
         return "unknown"
-
-
-def branch_ids(scenario: Scenario, branch: str) -> list[str]:
-    """`all` -> every branch; a known id -> itself; otherwise a one-line error."""
-    if branch == ALL:
-        return list(scenario.branch_ids)
-    if branch not in scenario.branch_ids:
-        raise TimelineError(
-            "--branch",
-            "",
-            f"unknown branch {branch!r}",
-            f"use one of: {', '.join(scenario.branch_ids)}, or all",
-        )
-    return [branch]
 
 
 def run_branch(

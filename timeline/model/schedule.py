@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from timeline.errors import ScheduleError
+from timeline.errors import ScheduleError, TimelineError
 from timeline.model.scenario import After, Branch, Event, Scenario, WorkingCalendar
 
 
@@ -155,3 +155,20 @@ def resolve(scenario: Scenario, branch_id: str | None) -> list[Scheduled]:
         Scheduled(date=dates[event.id], seq=seq, event=event)
         for seq, (_, event) in enumerate(ordered)
     ]
+
+
+ALL = "all"  # the --branch value that means every branch
+
+
+def branch_ids(scenario: Scenario, branch: str) -> list[str]:
+    """`all` -> every branch; a known id -> itself; otherwise a one-line error."""
+    if branch == ALL:
+        return list(scenario.branch_ids)
+    if branch not in scenario.branch_ids:
+        raise TimelineError(
+            "--branch",
+            "",
+            f"unknown branch {branch!r}",
+            f"use one of: {', '.join(scenario.branch_ids)}, or all",
+        )
+    return [branch]
