@@ -28,7 +28,12 @@ Prints each figure and writes `benchmarks/results.json` (`--out` to change). Wha
    parallel efficiency (t1 / (2 t2));
 5. a 1,000,000-firm network through the Python API (`with_firms`), run for at most a time
    budget (40 minutes: long enough to finish here): how far it got (days of the horizon,
-   events, state changes), time and peak memory.
+   events, state changes), time and peak memory;
+6. instructions (valgrind's callgrind, `benchmarks/instructions.py`): the machine instructions
+   of sections 1-3's runs, a count that the machine's load does not change, per event (the
+   engine's over the bare loop's: target 1 without the noise) and per state change at each
+   size (target 2's work, without the time spent waiting on memory). About 10 minutes; not
+   part of `--quick` unless asked for with `--only`.
 
 Since commit b46a5b0 the engine itself pauses the garbage collector while a world builds, starts
 and runs (`timeline.engine.world.collector_paused`): the GC modes of section 3 then differ only
@@ -56,6 +61,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import instructions
 import simpy
 
 HERE = Path(__file__).resolve().parent
@@ -78,6 +84,7 @@ FULL = {
     "ensemble_runs": 1000,
     "million": 1_000_000,
     "million_budget_s": 2_400.0,  # long enough to finish (target: the run finishes)
+    "instruction_sizes": [43, 430, 4300],  # 43,000 takes about 40 minutes under callgrind
 }
 QUICK = {
     "baseline_processes": 100,
@@ -90,6 +97,7 @@ QUICK = {
     "ensemble_runs": 5,
     "million": 5_000,
     "million_budget_s": 3.0,
+    "instruction_sizes": [43, 430],
 }
 
 
@@ -522,13 +530,18 @@ def section(results: dict[str, Any], key: str, out_path: Path, fn) -> Any:
     return results[key]
 
 
-SECTIONS = ("baseline", "default", "scaling", "ensemble", "million")
+SECTIONS = ("baseline", "default", "scaling", "ensemble", "million", "instructions")
+QUICK_SECTIONS = SECTIONS[:-1]  # --quick: the timed sections (callgrind takes minutes)
 
 
-def suite(quick: bool, out_path: Path, only: tuple[str, ...] = SECTIONS) -> dict[str, Any]:
+def suite(
+    quick: bool, out_path: Path, only: tuple[str, ...] = SECTIONS, sizes: list[int] | None = None
+) -> dict[str, Any]:
     """Run the sections in `only` (all by default); with a subset, the other sections of an
     existing `out_path` are kept, and each section records when and on which commit it ran."""
-    cfg = QUICK if quick else FULL
+    cfg = dict(QUICK if quick else FULL)
+    if sizes:
+        cfg["instruction_sizes"] = sizes
     command = "uv run python benchmarks/run.py" + (" --quick" if quick else "")
     results: dict[str, Any] = {}
     if set(only) != set(SECTIONS) and out_path.exists():
@@ -571,6 +584,10 @@ def suite(quick: bool, out_path: Path, only: tuple[str, ...] = SECTIONS) -> dict
                 ["--child", "million", "--n", str(n), "--budget", str(budget)],
                 timeout=budget + 1_800,
             ),
+        ),
+        "instructions": (
+            "6. instructions (callgrind): per event and per state change, without the noise",
+            lambda: instructions.section(cfg["instruction_sizes"], say),
         ),
     }
     for key in SECTIONS:
@@ -626,10 +643,19 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=HERE / "results.json")
     parser.add_argument(
         "--only",
-        default=",".join(SECTIONS),
+        default=None,
         help=f"comma-separated sections to run, the others kept from --out ({','.join(SECTIONS)})",
     )
-    parser.add_argument("--child", choices=["size", "million"], help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--instruction-sizes",
+        default=None,
+        help="comma-separated network sizes for section 6 (default: 43,430,4300)",
+    )
+    parser.add_argument(
+        "--child", choices=["size", "million", "instructions"], help=argparse.SUPPRESS
+    )
+    parser.add_argument("--kind", default="size", help=argparse.SUPPRESS)
+    parser.add_argument("--work", default="1", help=argparse.SUPPRESS)
     parser.add_argument("--n", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--modes", default="default", help=argparse.SUPPRESS)
     parser.add_argument("--repeat", type=int, default=1, help=argparse.SUPPRESS)
@@ -639,12 +665,18 @@ def main() -> None:
         print(json.dumps(child_size(args.n, args.modes.split(","), args.repeat)))
     elif args.child == "million":
         print(json.dumps(child_million(args.n, args.budget)))
+    elif args.child == "instructions":
+        print(json.dumps(instructions.child(args.kind, args.n, args.work == "1")))
     else:
-        only = tuple(x.strip() for x in args.only.split(",") if x.strip())
+        default = ",".join(QUICK_SECTIONS if args.quick else SECTIONS)
+        only = tuple(x.strip() for x in (args.only or default).split(",") if x.strip())
         unknown = set(only) - set(SECTIONS)
         if unknown:
             parser.error(f"unknown section(s) {', '.join(sorted(unknown))}")
-        suite(args.quick, args.out, only)
+        sizes = (
+            [int(x) for x in args.instruction_sizes.split(",")] if args.instruction_sizes else None
+        )
+        suite(args.quick, args.out, only, sizes)
 
 
 if __name__ == "__main__":
