@@ -13,11 +13,12 @@ What it cannot show: time lost waiting on memory. An instruction costs more cycl
 objects no longer fit in the caches, so a flat count with a rising time per change says the
 growth is the memory hierarchy's, not more work per change.
 
-Each figure is the difference of two processes run under callgrind with the same setup (load,
-generate, warm up) and `PYTHONHASHSEED=0`: one stops there, the other also does the work. The
-counts of events and changes come from the second. Callgrind runs a program 50-100 times
-slower: 4,300 firms take about 5 minutes, 43,000 about 40. Needs `valgrind` on the PATH (Debian:
-`apt install valgrind`); without it the section records why it did not run.
+Each figure comes from one process under callgrind with `PYTHONHASHSEED=0`: it sets up (loads,
+generates, warms up) uncounted, then makes one run inside `sys.call_tracing`, and callgrind
+counts only the instructions executed within that C function (`--toggle-collect`): the run,
+its draws and its garbage collections, nothing of the setup. Callgrind runs a program 50-100
+times slower: 4,300 firms take about 5 minutes, 43,000 about 40. Needs `valgrind` on the PATH
+(Debian: `apt install valgrind`); without it the section records why it did not run.
 """
 
 from __future__ import annotations
@@ -35,17 +36,16 @@ RUN = Path(__file__).resolve().parent / "run.py"
 _COLLECTED = re.compile(r"Collected\s*:\s*(\d+)")
 
 
-def child(kind: str, n: int, work: bool) -> dict[str, Any]:
+def child(kind: str, n: int) -> dict[str, Any]:
     """In the process under callgrind: set up `kind` (`baseline`, `default` or `size` with n
-    firms), then, if `work`, run it once and count its events and changes."""
+    firms), then run it once inside `sys.call_tracing`, the one C function whose instructions
+    callgrind counts (`--toggle-collect`), and count its events and changes."""
     import run as bench  # benchmarks/run.py (this file's directory is on sys.path)
 
     if kind == "baseline":
         processes, until = bench.FULL["baseline_processes"], bench.FULL["baseline_until"]
         bench.simpy_loop(processes, 50)  # warm-up: imports and first-call costs
-        if not work:
-            return {}
-        return {"events": bench.simpy_loop(processes, until)}
+        return {"events": sys.call_tracing(bench.simpy_loop, (processes, until))}
     from timeline.io.loader import load_scenario
 
     base = load_scenario()
@@ -56,20 +56,19 @@ def child(kind: str, n: int, work: bool) -> dict[str, Any]:
         scenario = with_firms(base, generate_firms(base.firms, n, seed=0))
     scenario.variant(0)
     bench.warm_up(base, scenario)
-    if not work:
-        return {}
     record = kind == "default"
-    result = bench.engine_run(scenario, record)
+    result = sys.call_tracing(bench.engine_run, (scenario, record))
     changes = result["records"] if record else result["changes"]
     return {"events": result["events"], "changes": changes, "firms": len(scenario.firms)}
 
 
-def _callgrind(kind: str, n: int, work: bool, timeout: float) -> tuple[int, dict[str, Any]]:
-    """(instructions, the child's JSON) of one process under callgrind."""
+def measure(kind: str, n: int = 0, timeout: float = 7_200) -> dict[str, Any]:
+    """Instructions of one run of `kind` (nothing of the setup), per event and per change."""
     command = [
         "valgrind",
         "--tool=callgrind",
         "--callgrind-out-file=/dev/null",
+        "--toggle-collect=sys_call_tracing",
         sys.executable,
         str(RUN),
         "--child",
@@ -78,8 +77,6 @@ def _callgrind(kind: str, n: int, work: bool, timeout: float) -> tuple[int, dict
         kind,
         "--n",
         str(n),
-        "--work",
-        "1" if work else "0",
     ]
     env = {**os.environ, "PYTHONHASHSEED": "0"}
     done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, env=env)
@@ -87,14 +84,8 @@ def _callgrind(kind: str, n: int, work: bool, timeout: float) -> tuple[int, dict
     if done.returncode != 0 or not found:
         tail = (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1]
         raise RuntimeError(f"callgrind {kind} {n}: {tail}")
-    return int(found[-1]), json.loads(done.stdout.strip().splitlines()[-1])
-
-
-def measure(kind: str, n: int = 0, timeout: float = 7_200) -> dict[str, Any]:
-    """Instructions of the work of `kind` (setup subtracted), per event and per change."""
-    setup, _ = _callgrind(kind, n, False, timeout)
-    total, counts = _callgrind(kind, n, True, timeout)
-    out: dict[str, Any] = {**counts, "instructions": total - setup, "setup_instructions": setup}
+    counts = json.loads(done.stdout.strip().splitlines()[-1])
+    out: dict[str, Any] = {**counts, "instructions": int(found[-1])}
     out["per_event"] = out["instructions"] / counts["events"]
     if "changes" in counts:
         out["per_change"] = out["instructions"] / counts["changes"]

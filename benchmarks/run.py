@@ -655,7 +655,6 @@ def main() -> None:
         "--child", choices=["size", "million", "instructions"], help=argparse.SUPPRESS
     )
     parser.add_argument("--kind", default="size", help=argparse.SUPPRESS)
-    parser.add_argument("--work", default="1", help=argparse.SUPPRESS)
     parser.add_argument("--n", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--modes", default="default", help=argparse.SUPPRESS)
     parser.add_argument("--repeat", type=int, default=1, help=argparse.SUPPRESS)
@@ -666,7 +665,7 @@ def main() -> None:
     elif args.child == "million":
         print(json.dumps(child_million(args.n, args.budget)))
     elif args.child == "instructions":
-        print(json.dumps(instructions.child(args.kind, args.n, args.work == "1")))
+        print(json.dumps(instructions.child(args.kind, args.n)))
     else:
         default = ",".join(QUICK_SECTIONS if args.quick else SECTIONS)
         only = tuple(x.strip() for x in (args.only or default).split(",") if x.strip())
