@@ -573,12 +573,13 @@ def test_stdout_on_dev_full_is_one_line_after_the_files_are_written(tmp_path):
 
 def test_an_unexpected_error_is_one_line_asking_to_report_it(tmp_path, monkeypatch):
     """A bug (any exception that is not a user error): one line, exit 1, nothing written."""
-    import timeline.cli
+    import timeline.run
 
     def broken(*args, **kwargs):
         raise ZeroDivisionError("a bug")
 
-    monkeypatch.setattr(timeline.cli, "simulate_branches", broken)
+    # the command imports it from timeline.run when it runs (not at import: no pandas for --help)
+    monkeypatch.setattr(timeline.run, "simulate_branches", broken)
     out = tmp_path / "out"
     line = one_line_error(
         invoke("simulate", "--runs", "1", "--branch", "base", "--scenario", SMALL, "--out", out),
