@@ -76,36 +76,22 @@ class Plant:
             return 1.0 + self.restock if item.level < item.cap - EPS else self.rate
         return item.avail
 
-    def target_rate(self) -> float:
-        rate = 1.0
-        for item in self.inputs:
-            if item.level <= EPS:
-                rate = min(rate, item.avail)
-        return max(0.0, min(1.0, rate))
-
-    def drifts(self) -> list[float]:
-        """Each input stock's change per day at the current rate, in the order of `inputs`:
-        its `inflow` less the rate, and nothing above its cap (`inflow` written out in one
-        pass: this is the plant's hot path)."""
-        rate = self.rate
-        full = 1.0 + self.restock
-        out = []
-        for item in self.inputs:
-            level, cap = item.level, item.cap
-            if item.avail >= 1.0 - EPS:
-                change = (full if level < cap - EPS else rate) - rate
-            else:
-                change = item.avail - rate
-            out.append(0.0 if level >= cap - EPS and change > 0 else change)
-        return out
-
     def advance(self, now: int) -> None:
-        """Bring every stock from the last update to `now` (rates are constant in between)."""
+        """Bring every stock from the last update to `now` (rates are constant in between):
+        each changes by its drift, `inflow` less the rate, and none rises above its cap."""
         elapsed = now - self.updated
         if elapsed > 0:
-            for item, change in zip(self.inputs, self.drifts(), strict=True):
-                level = item.level + change * elapsed
-                item.level = min(item.cap, max(0.0, level))
+            rate = self.rate
+            full = 1.0 + self.restock
+            for item in self.inputs:
+                level, cap = item.level, item.cap
+                if item.avail >= 1.0 - EPS:
+                    change = (full if level < cap - EPS else rate) - rate
+                else:
+                    change = item.avail - rate
+                if change > 0 and level >= cap - EPS:
+                    change = 0.0  # full: nothing above the cap
+                item.level = min(cap, max(0.0, level + change * elapsed))
         self.updated = now
 
     # --- changes ------------------------------------------------------------------------------
@@ -123,15 +109,19 @@ class Plant:
         now = world.now
         self.advance(now)
         inputs = self.inputs
-        cut = False
+        cut = False  # an input arrives short
+        target = 1.0  # `target_rate`, in the same pass
         for item in inputs:
-            if item.avail < 1.0 - EPS:
+            avail = item.avail
+            if avail < 1.0 - EPS:
                 cut = True
-                break
+            if item.level <= EPS and avail < target:
+                target = avail
+        target = max(0.0, target)
         if cut and self.first_cut is None:
             self.first_cut = now
         if self.stopped_since is None:
-            rate = self.target_rate()
+            rate = target
             if rate <= EPS:
                 self._set_rate(world, 0.0)
             elif abs(rate - self.rate) > EPS:
@@ -152,9 +142,8 @@ class Plant:
                 self.restart_day = now + self.ramp
             if self.restart_day is not None and now >= self.restart_day:
                 self.restart_day = None
-                self._set_rate(world, max(self.target_rate(), EPS))
-        drifts = self.drifts()  # at the rate just set
-        empty = self._days_to_empty(drifts) if self.stopped_since is None else math.inf
+                self._set_rate(world, max(target, EPS))
+        empty, capped = self._outlook()  # at the rate just set
         # the at-risk window: open while a stock will run out within `at_risk` days
         soon = self.stopped_since is None and empty <= self.at_risk + EPS
         if soon:
@@ -165,7 +154,35 @@ class Plant:
             self.at_risk_since = None
         if self.first_cut is not None and self.recovered is None and not cut and self.rate >= 1:
             self.recovered = now
-        self._schedule(world, now, drifts, empty)
+        self._schedule(world, now, empty, capped)
+
+    def _outlook(self) -> tuple[float, int]:
+        """At the current rate, in one pass over the inputs (each one's drift as in `advance`,
+        written out again: this is the plant's hot path): the days until the first stock runs
+        out (inf if none does, or while stopped), and the whole days until the first stock that
+        refills reaches its cap (0 if none does)."""
+        rate = self.rate
+        full = 1.0 + self.restock
+        running = self.stopped_since is None
+        empty = math.inf
+        capped = 0
+        for item in self.inputs:
+            level, cap, avail = item.level, item.cap, item.avail
+            if avail >= 1.0 - EPS:
+                change = (full if level < cap - EPS else rate) - rate
+            else:
+                change = avail - rate
+            if change < -EPS:
+                if running and level > EPS:
+                    empty = min(empty, level / -change)
+            elif change > EPS and level < cap - EPS and avail >= 1.0 - EPS:
+                # a stock reaching its cap changes what the plant buys
+                days = (cap - level) / change
+                if days > EPS:
+                    days = math.ceil(days - EPS)
+                    if capped == 0 or days < capped:
+                        capped = days
+        return empty, capped
 
     def cause(self) -> int:
         empty = [i for i in self.inputs if i.level <= EPS]
@@ -194,20 +211,8 @@ class Plant:
                 world.record(now, Kind.CURTAILED, self.index, a=self.cause(), x=rate)
         world.rate_changed(self, now, before)
 
-    def days_to_empty(self) -> float:
-        """Days until the first stock that limits the rate runs out at the current rate."""
-        return self._days_to_empty(self.drifts())
-
-    def _days_to_empty(self, drifts: list[float]) -> float:
-        """`days_to_empty` with each input's drift given (in the order of `inputs`)."""
-        best = math.inf
-        for item, change in zip(self.inputs, drifts, strict=True):
-            if item.level > EPS and change < -EPS:
-                best = min(best, item.level / -change)
-        return best
-
-    def _schedule(self, world: Clock, now: int, drifts: list[float], empty: float) -> None:
-        """Schedule the next wake-up; `drifts` and `empty` as computed in `update`."""
+    def _schedule(self, world: Clock, now: int, empty: float, capped: int) -> None:
+        """Schedule the next wake-up; `empty` and `capped` as `_outlook` gives them."""
         candidates: list[float] = []
         if self.stopped_since is None:
             if empty < math.inf:
@@ -221,11 +226,7 @@ class Plant:
                 goal = min(self.threshold, item.cap)
                 if item.avail < 1.0 - EPS and item.level < goal - EPS and item.avail > EPS:
                     candidates.append((goal - item.level) / self.inflow(item))
-        for item, change in zip(self.inputs, drifts, strict=True):
-            # a stock reaching its cap changes what the plant buys
-            if change > EPS and item.avail >= 1.0 - EPS and item.level < item.cap - EPS:
-                candidates.append((item.cap - item.level) / change)
-        wait = 0
+        wait = capped
         for c in candidates:
             if c > EPS:
                 days = math.ceil(c - EPS)
