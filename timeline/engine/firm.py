@@ -185,8 +185,11 @@ class Plant:
         return empty, capped
 
     def cause(self) -> int:
-        empty = [i for i in self.inputs if i.level <= EPS]
-        worst = min(empty, key=lambda i: i.avail) if empty else None
+        """The source of the empty input arriving least (the first such), or rare earths."""
+        worst = None
+        for item in self.inputs:
+            if item.level <= EPS and (worst is None or item.avail < worst.avail):
+                worst = item
         return worst.source if worst is not None else RE
 
     def _set_rate(self, world: Clock, rate: float) -> None:

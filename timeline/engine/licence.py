@@ -156,17 +156,25 @@ class Supply:
         return line * (self.rest + sum(s for s, _ in self.magnets.values()))
 
     def avail(self) -> float:
-        """The share of normal rare-earth supply arriving now."""
-        magnets = 0
+        """The share of normal rare-earth supply arriving now: each flowing channel's share,
+        summed in channel order (`CHANNELS`: direct civil, direct defence, other civil, other
+        defence)."""
+        magnets = 0.0
         for share, rate in self.magnets.values():
             magnets += share * rate
         other = self.rest + magnets
-        civil = 1.0 - self.defence
+        defence, china = self.defence, self.china
+        civil = 1.0 - defence
+        direct_civil, direct_defence, other_civil, other_defence = self.channels
         total = 0.0
-        for channel in self.channels:
-            if channel.flowing:
-                line = self.defence if channel.end_use == "defence" else civil
-                total += line * (self.china if channel.route == "direct" else other)
+        if direct_civil.flowing:
+            total += civil * china
+        if direct_defence.flowing:
+            total += defence * china
+        if other_civil.flowing:
+            total += civil * other
+        if other_defence.flowing:
+            total += defence * other
         return min(1.0, total)
 
     def china_flow(self) -> float:
@@ -175,8 +183,10 @@ class Supply:
         china = self.china
         if china <= 0:
             return 0.0
-        total = 0  # the sum of share(c) over the direct channels that ship (0 and 1)
-        for c in self.channels[:2]:
+        total = 0.0  # the sum of share(c) over the direct channels that ship (0 and 1)
+        channels = self.channels
+        for i in (0, 1):
+            c = channels[i]
             if c.ships_until is not None or c.general or c.controlled <= c.covered:
                 total += (self.defence if c.end_use == "defence" else 1.0 - self.defence) * china
         return total / china
@@ -213,7 +223,7 @@ class Supply:
                     channel.pending = False
                     channel.due_day = None
             was_general = channel.general
-            channel.general = bool(channel.controlled) and any(
+            channel.general = bool(channel.controlled and policy.general_licences) and any(
                 g.covers(self.destination, self.firm.sector, self.firm.id, channel.end_use)
                 and (
                     g.share >= 1.0
@@ -221,9 +231,10 @@ class Supply:
                 )
                 for g in policy.general_licences
             )
-            if channel.blocked and not was:
+            blocked = channel.blocked  # neither a cut nor a release below changes it
+            if blocked and not was:
                 self._cut(office, channel)
-            elif was and not channel.blocked:
+            elif was and not blocked:
                 channel.pending = False
                 channel.due_day = None
                 why = (
@@ -233,7 +244,7 @@ class Supply:
                 )
                 office.record(office.now, why, self.firm_index, channel.index)
                 self._release(office, channel)
-            if channel.blocked and not channel.pending:
+            if blocked and not channel.pending:
                 self._apply(office, channel)
         office.feed(self)
 

@@ -29,6 +29,7 @@ import gc
 import heapq
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from heapq import heappush
 
 import simpy
 from simpy.events import Event
@@ -153,6 +154,8 @@ class World:
         self.env = env
         self.now = int(env.now)  # the day; set as each day's timers run and by `run`
         self.calendar_days: dict[int, list[tuple]] = {}  # day -> heap of its pending timers
+        # the timers' methods, bound once (not once per timer set)
+        self._due_bound, self._woken_bound = self._due, self._woken
         self.timers = 0  # timers set so far (their sequence numbers)
         self.ticks = 0  # SimPy events set so far to run a day's timers
         self.start_date = scenario.start
@@ -259,7 +262,7 @@ class World:
     # --- timers ---------------------------------------------------------------------------------
     def at(self, day: int, kind: int, supply: Supply, channel: int) -> None:
         priority = kind * _CLASS + supply.firm_index * 4 + channel
-        self._set(day, priority, self._due, (kind, supply, channel))
+        self._set(day, priority, self._due_bound, (kind, supply, channel))
 
     def _set(self, day: int, priority: int, fn, args: tuple) -> None:
         """A timer: `fn(*args)` on `day`, in `priority` order among that day's timers (equal
@@ -272,8 +275,8 @@ class World:
             tick._ok, tick._value = True, day
             tick.callbacks.append(self._run_timers)
             self.env.schedule(tick, TIMERS, day - self.env.now)
-        self.timers += 1
-        heapq.heappush(heap, (priority, self.timers, fn, args))
+        self.timers = seq = self.timers + 1
+        heappush(heap, (priority, seq, fn, args))
 
     def _run_timers(self, tick: Event) -> None:
         """Run `day`'s timers in order, including those set for it while it runs."""
@@ -310,7 +313,7 @@ class World:
             supply.renew(self, target)
 
     def wake(self, plant: Plant, day: int) -> None:
-        self._set(day, WAKE * _CLASS + plant.index * 4, self._woken, (plant, day))
+        self._set(day, WAKE * _CLASS + plant.index * 4, self._woken_bound, (plant, day))
 
     def _woken(self, plant: Plant, day: int) -> None:
         if plant.wake_day == day:
@@ -322,7 +325,7 @@ class World:
     def feed(self, supply: Supply) -> None:
         plant = self.plants[supply.firm_index]
         plant.set_avail(self, 0, supply.avail())
-        self._flow(plant)
+        self._flow_of(plant, supply)
 
     def rate_changed(self, plant: Plant, now: int, before: float) -> None:
         cause = plant.cause() if plant.rate < 1.0 else 0
@@ -350,7 +353,12 @@ class World:
 
     def _flow(self, plant: Plant) -> None:
         supply = self.by_firm.get(plant.index)
-        if supply is None or supply.china <= 0:
+        if supply is not None:
+            self._flow_of(plant, supply)
+
+    def _flow_of(self, plant: Plant, supply: Supply) -> None:
+        """Record the plant's direct Chinese flow if it changed (`supply` is the plant's)."""
+        if supply.china <= 0:
             return
         item = plant.inputs[0]
         share = supply.china_flow()
