@@ -40,7 +40,7 @@ if TYPE_CHECKING:
 _NORMAL = NormalDist()  # the standard normal
 _Z90 = _NORMAL.inv_cdf(0.9)
 ELEMENT_BITS = {symbol: 1 << i for i, symbol in enumerate(sorted(RARE_EARTHS))}
-# the direct channels come first (0 and 1): `Supply.china_flow` relies on it
+# in this order (the direct channels first): `Supply.avail` and `Supply.china_flow` rely on it
 CHANNELS = (("direct", "civil"), ("direct", "defence"), ("other", "civil"), ("other", "defence"))
 
 
