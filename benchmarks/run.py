@@ -1,6 +1,6 @@
 """Benchmark suite: engine cost as ratios to a bare SimPy loop measured in the same process.
 
-    uv run python benchmarks/run.py            # the full suite (about 45-60 minutes on 2 cores)
+    uv run python benchmarks/run.py            # the full suite (about 40 minutes on 2 cores)
     uv run python benchmarks/run.py --quick    # small sizes, under a minute
 
 Prints each figure and writes `benchmarks/results.json` (`--out` to change). What it measures:
