@@ -17,7 +17,7 @@ Each figure comes from one process under callgrind with `PYTHONHASHSEED=0`: it s
 generates, warms up) uncounted, then makes one run inside `sys.call_tracing`, and callgrind
 counts only the instructions executed within that C function (`--toggle-collect`): the run,
 its draws and its garbage collections, nothing of the setup. Callgrind runs a program 50-100
-times slower: 4,300 firms take about 5 minutes, 43,000 about 40. Needs `valgrind` on the PATH
+times slower: 4,300 firms take about 5 minutes, 43,000 about 25. Needs `valgrind` on the PATH
 (Debian: `apt install valgrind`); without it the section records why it did not run.
 """
 
