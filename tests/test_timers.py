@@ -8,6 +8,8 @@ These are the rules the golden logs rely on, tested here on bare timers.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from timeline.engine.streams import Streams
 from timeline.engine.world import World
 
@@ -17,12 +19,19 @@ def fresh_world(scenario) -> World:
     return World(scenario.variant(0), "history", Streams(0, 0), days, record=False)
 
 
-def test_timers_run_by_day_then_priority_then_in_the_order_set(default_scenario):
-    world = fresh_world(default_scenario)
+def logged_world(scenario) -> tuple[World, list[tuple[int, str]], Callable[[str], None]]:
+    """A fresh world, the log of (day, name) its timers write, and the timer that writes it."""
+    world = fresh_world(scenario)
     ran: list[tuple[int, str]] = []
 
     def note(name: str) -> None:
         ran.append((world.now, name))
+
+    return world, ran, note
+
+
+def test_timers_run_by_day_then_priority_then_in_the_order_set(default_scenario):
+    world, ran, note = logged_world(default_scenario)
 
     for day, priority, name in [
         (3, 5, "d3-p5"),
@@ -46,11 +55,7 @@ def test_timers_run_by_day_then_priority_then_in_the_order_set(default_scenario)
 
 
 def test_a_timer_set_for_today_while_it_runs_takes_its_place(default_scenario):
-    world = fresh_world(default_scenario)
-    ran: list[tuple[int, str]] = []
-
-    def note(name: str) -> None:
-        ran.append((world.now, name))
+    world, ran, note = logged_world(default_scenario)
 
     def first() -> None:
         note("first")

@@ -26,10 +26,9 @@ import contextlib
 import copy
 import datetime as dt
 import gc
-import heapq
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from heapq import heappush
+from heapq import heappop, heappush
 
 import simpy
 from simpy.events import Event
@@ -283,9 +282,8 @@ class World:
         day = tick._value
         heap = self.calendar_days[day]
         self.now = day
-        pop = heapq.heappop
         while heap:
-            _, _, fn, args = pop(heap)
+            _, _, fn, args = heappop(heap)
             fn(*args)
         del self.calendar_days[day]
 
